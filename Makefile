@@ -1,0 +1,63 @@
+# TellWell: `make demo` runs it, `make test` tests it. Both install what they need first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+UV := .local/tools/bin/uv
+PYTEST_ARGS ?=
+
+.PHONY: help install demo up down status test test-fast lint fmt typecheck contract
+
+help: ## Show the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-11s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	@command -v python3 >/dev/null || { echo "error: python3 (3.11+) not found: install Python 3.11" >&2; exit 1; }
+	python3 -m venv .local/tools
+	.local/tools/bin/pip install -q "uv==$(UV_VERSION)"
+
+install: $(UV) ## Install Python packages (uv.lock), Kafka's jars and the FerretDB build
+	$(UV) sync --locked --all-packages
+	bash deploy/local/stack.sh install
+
+demo: install ## Start Kafka, FerretDB and the five services; Ctrl-C stops them
+	$(UV) run tellwell up
+
+up: install ## Start the local stack (Kafka + FerretDB) and create the topics
+	$(UV) run tellwell infra up
+
+down: ## Stop the local stack
+	bash deploy/local/stack.sh down
+
+status: ## Is the local stack up?
+	bash deploy/local/stack.sh status
+
+# Starts the local stack unless it is already up (or TELLWELL_TEST_KAFKA/_MONGO_URL point elsewhere),
+# runs every test but benchmarks, and stops what it started.
+test: install ## Run the whole test suite against real Kafka and FerretDB
+	@started=0; \
+	if [ -z "$$TELLWELL_TEST_KAFKA" ] && ! bash deploy/local/stack.sh status >/dev/null 2>&1; then \
+	  bash deploy/local/stack.sh up || exit 1; started=1; \
+	fi; \
+	$(UV) run pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$started = 1 ]; then bash deploy/local/stack.sh down; fi; \
+	if [ $$rc = 5 ]; then echo "error: no tests ran" >&2; fi; \
+	exit $$rc
+
+test-fast: $(UV) ## Tests that need no broker (contract, domain, in-memory broker)
+	$(UV) run pytest -m 'not kafka and not mongo' $(PYTEST_ARGS)
+
+lint: $(UV) ## ruff check + format check, contract files current
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run tellwell contract export --check
+
+fmt: $(UV) ## Format and autofix
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+typecheck: $(UV) ## mypy (strict on libs/common)
+	$(UV) run mypy libs/common/src libs/cli/src services/*/src
+
+contract: $(UV) ## Regenerate docs/schemas and docs/asyncapi.json (refuses breaking changes)
+	$(UV) run tellwell contract export

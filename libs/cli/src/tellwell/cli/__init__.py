@@ -1,0 +1,1 @@
+"""The `tellwell` command line."""

@@ -1,0 +1,5 @@
+"""TellWell's shared contract and plumbing.
+
+Import what you need from the submodules: ``tellwell.common.topics``, ``.events``, ``.settings``,
+``.kafka``, ``.mongo``, ``.vectors``, ``.observability``, ``.service``, ``.testing``.
+"""

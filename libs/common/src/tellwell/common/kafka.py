@@ -1,0 +1,235 @@
+"""Kafka plumbing: the FastStream broker factory, the dead-letter path, topic creation.
+
+Example::
+
+    broker = make_broker(settings.kafka, service="cluster")
+
+    @broker.subscriber(Topic.raw_article, **consumer_options("cluster"))
+    async def on_article(event: RawArticle) -> None: ...
+
+Delivery is at-least-once: offsets are committed after the handler returns. A message that cannot
+be decoded, or whose handler keeps failing, is copied with its original bytes to ``<topic>.dlq``
+(the error in headers) and the partition moves on. Errors that mean "a store is unreachable" are
+not the message's fault: those are retried from the same offset until the store is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import aiokafka.errors
+import pymongo.errors
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream import AckPolicy, BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.message import StreamMessage
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from pydantic import ValidationError
+
+from tellwell.common.observability import Check
+from tellwell.common.settings import KafkaSettings
+from tellwell.common.topics import DLQ_SUFFIX, TopicSpec, dlq_name, topic_specs
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTERS = Counter(
+    "tellwell_dead_letters_total", "Messages sent to a dead-letter topic", ["topic", "reason"]
+)
+CONSUMER_LAG = Gauge(
+    "tellwell_consumer_lag",
+    "Messages behind the partition's end after the last one handled",
+    ["topic", "partition"],
+)
+TRANSIENT_FAILURES = Counter(
+    "tellwell_transient_failures_total",
+    "Handler failures left for redelivery (a store was unreachable)",
+    ["topic"],
+)
+
+# Failures of infrastructure, not of the message: never dead-lettered, redelivered instead.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    pymongo.errors.ConnectionFailure,
+    aiokafka.errors.KafkaConnectionError,
+    aiokafka.errors.KafkaTimeoutError,
+    aiokafka.errors.NodeNotReadyError,
+    aiokafka.errors.RequestTimedOutError,
+    ConnectionError,
+    TimeoutError,
+)
+# Failures that retrying cannot fix: dead-lettered at once.
+POISON_ERRORS: tuple[type[BaseException], ...] = (ValidationError, ValueError, UnicodeDecodeError)
+
+MAX_ERROR_HEADER = 2000
+
+
+def dead_letter_headers(record: Any, exc: BaseException, attempts: int, group: str | None) -> dict[str, str]:
+    """The original headers plus what went wrong and where the message came from."""
+    headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+    headers.update(
+        {
+            "x-dlq-error-type": type(exc).__name__,
+            "x-dlq-error": str(exc)[:MAX_ERROR_HEADER],
+            "x-dlq-topic": record.topic,
+            "x-dlq-partition": str(record.partition),
+            "x-dlq-offset": str(record.offset),
+            "x-dlq-attempts": str(attempts),
+            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
+        }
+    )
+    if group:
+        headers["x-dlq-group"] = group
+    return headers
+
+
+class DeadLetterMiddleware(BaseMiddleware):
+    """Retries a failing handler, then parks the message in ``<topic>.dlq`` and moves on.
+
+    Configured by class attributes (``make_broker`` sets them from ``KafkaSettings``).
+    """
+
+    max_attempts: int = 3
+    backoff_s: float = 0.2
+    transient_backoff_s: float = 1.0
+
+    async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
+        record = msg.raw_message
+        topic: str = record.topic
+        if topic.endswith(DLQ_SUFFIX):  # a DLQ reader's own failure must not loop into .dlq.dlq
+            return await call_next(msg)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = await call_next(msg)
+            except TRANSIENT_ERRORS:
+                TRANSIENT_FAILURES.labels(topic).inc()
+                log.warning(
+                    "transient failure on %s[%s]@%s, will redeliver",
+                    topic,
+                    record.partition,
+                    record.offset,
+                )
+                await asyncio.sleep(self.transient_backoff_s)
+                raise  # NACK: the consumer seeks back to this offset
+            except Exception as exc:
+                if isinstance(exc, POISON_ERRORS) or attempt >= self.max_attempts:
+                    await self._dead_letter(msg, exc, attempt)
+                    return None
+                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+            else:
+                self._record_lag(msg)
+                return result
+
+    async def _dead_letter(self, msg: StreamMessage[Any], exc: BaseException, attempts: int) -> None:
+        record = msg.raw_message
+        broker: KafkaBroker = self.context.get("broker")
+        group = getattr(getattr(msg, "consumer", None), "_group_id", None)
+        await broker.publish(
+            record.value,
+            dlq_name(record.topic),
+            key=record.key,
+            headers=dead_letter_headers(record, exc, attempts, group),
+        )
+        reason = "undecodable" if isinstance(exc, ValidationError | UnicodeDecodeError) else "handler_error"
+        DEAD_LETTERS.labels(record.topic, reason).inc()
+        log.error(
+            "dead-lettered %s[%s]@%s after %d attempt(s): %s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            attempts,
+            type(exc).__name__,
+            str(exc)[:500],
+        )
+
+    @staticmethod
+    def _record_lag(msg: StreamMessage[Any]) -> None:
+        consumer = getattr(msg, "consumer", None)
+        highwater = getattr(consumer, "highwater", None)
+        if highwater is None:  # the in-memory test broker has no real consumer
+            return
+        record = msg.raw_message
+        end = highwater(aiokafka.TopicPartition(record.topic, record.partition))
+        if end is not None:
+            CONSUMER_LAG.labels(record.topic, str(record.partition)).set(max(end - record.offset - 1, 0))
+
+
+def make_broker(
+    settings: KafkaSettings,
+    service: str,
+    *,
+    registry: CollectorRegistry = REGISTRY,
+    **kwargs: Any,
+) -> KafkaBroker:
+    """A ``KafkaBroker`` with the dead-letter path and Prometheus metrics installed."""
+
+    class DeadLetter(DeadLetterMiddleware):
+        max_attempts = settings.max_attempts
+        backoff_s = settings.retry_backoff_s
+
+    return KafkaBroker(
+        settings.bootstrap_servers,
+        client_id=f"{settings.client_id_prefix}-{service}",
+        middlewares=[
+            KafkaPrometheusMiddleware(registry=registry, app_name=service, metrics_prefix="tellwell"),
+            cast(Any, DeadLetter),  # FastStream types middlewares as factories; a subclass is one
+        ],
+        **kwargs,
+    )
+
+
+def consumer_options(group_id: str) -> dict[str, Any]:
+    """Subscriber settings shared by every TellWell consumer: commit after handling, from the start."""
+    return {
+        "group_id": group_id,
+        "auto_offset_reset": "earliest",
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+    }
+
+
+def broker_check(broker: KafkaBroker, timeout_s: float = 2.0) -> Check:
+    """A readiness check that the broker answers."""
+
+    async def check() -> None:
+        if not await broker.ping(timeout_s):
+            raise ConnectionError("Kafka broker did not answer")
+
+    return check
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    specs: Iterable[TopicSpec] | None = None,
+    *,
+    timeout_s: float = 60.0,
+) -> list[str]:
+    """Create the missing topics (idempotent); wait for the broker up to ``timeout_s``.
+
+    Returns the names that were created.
+    """
+    wanted = list(specs if specs is not None else topic_specs())
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [s for s in wanted if s.name not in existing]
+            if missing:
+                await admin.create_topics(
+                    [NewTopic(s.name, s.partitions, 1, topic_configs=s.config) for s in missing]
+                )
+            return [s.name for s in missing]
+        except aiokafka.errors.TopicAlreadyExistsError:
+            return []
+        except (aiokafka.errors.KafkaError, OSError) as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"Kafka at {bootstrap_servers} not ready: {exc}") from exc
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()

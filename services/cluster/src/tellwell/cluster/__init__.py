@@ -1,0 +1,3 @@
+"""TellWell cluster service.
+
+Groups articles into stories; owns the vector index and story membership; emits story.cluster."""

@@ -1,0 +1,3 @@
+"""TellWell summarize service.
+
+Writes each story's neutral account; owns summaries; emits story.summary."""
