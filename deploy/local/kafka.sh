@@ -60,10 +60,10 @@ log.cleaner.enable=true
 CFG
 }
 
-java_run() {  # java_run MAINCLASS ARGS...
-  setsid java -Xms128m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dkafka.logs.dir="$LOGS" -Dlog4j2.configurationFile="$REPO_ROOT/deploy/local/kafka/log4j2.properties" \
-    -cp "$HOME_DIR/libs/*" "$@"
+java_cmd() {  # the JVM command line, for the foreground tools and the broker alike
+  JAVA=(java -Xms128m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true
+    -Dkafka.logs.dir="$LOGS" -Dlog4j2.configurationFile="$REPO_ROOT/deploy/local/kafka/log4j2.properties"
+    -cp "$HOME_DIR/libs/*")
 }
 
 ready() { port_open 127.0.0.1 "$KAFKA_PORT"; }
@@ -75,15 +75,17 @@ up() {
   port_open 127.0.0.1 "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process: set KAFKA_PORT"
   port_open 127.0.0.1 "$KAFKA_CONTROLLER_PORT" && die "port $KAFKA_CONTROLLER_PORT is taken: set KAFKA_CONTROLLER_PORT"
   write_config
+  java_cmd
   if [ ! -f "$DATA/meta.properties" ]; then
     local cluster_id
-    cluster_id=$(java_run kafka.tools.StorageTool random-uuid 2>>"$LOGS/kafka-format.log")
-    java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$CONF" >>"$LOGS/kafka-format.log" 2>&1 \
+    cluster_id=$("${JAVA[@]}" kafka.tools.StorageTool random-uuid 2>>"$LOGS/kafka-format.log")
+    "${JAVA[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$CONF" >>"$LOGS/kafka-format.log" 2>&1 \
       || die "formatting Kafka storage failed (see $LOGS/kafka-format.log)"
   fi
   info "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
-  # setsid: the broker outlives this script and ignores the caller's Ctrl-C; `down` stops it.
-  java_run kafka.Kafka "$CONF" >"$LOGS/kafka.out" 2>&1 < /dev/null &
+  # setsid: the broker gets its own session, outlives this script and ignores the caller's Ctrl-C.
+  # Started directly (not via a function) so that $! is the JVM itself.
+  setsid "${JAVA[@]}" kafka.Kafka "$CONF" >"$LOGS/kafka.out" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   if ! wait_for 90 "Kafka" ready; then
     pid_alive "$PIDFILE" || die "Kafka exited during start-up (see $LOGS/kafka.out and $LOGS/kafka.log)"

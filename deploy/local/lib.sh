@@ -36,9 +36,10 @@ stop_pid() {  # stop_pid PIDFILE NAME: SIGTERM, wait up to 30 s, then SIGKILL
   local f=$1 name=$2 pid
   if ! pid_alive "$f"; then rm -f "$f"; info "$name not running"; return 0; fi
   pid=$(cat "$f")
-  kill -TERM "$pid" 2>/dev/null || true
+  # Each server runs in its own session (setsid): signal its whole process group.
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; info "$name killed"; fi
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; info "$name killed"; fi
   rm -f "$f"
   info "$name stopped"
 }

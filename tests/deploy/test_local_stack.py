@@ -26,6 +26,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def run(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -78,8 +86,13 @@ class TestInfraCommands:
             assert "ferretdb: up" in status.stdout
             assert f"127.0.0.1:{env['MONGO_PORT']}" in status.stdout
         finally:
+            run_dir = Path(env["TELLWELL_LOCAL"]) / "run"
+            pids = [int(p.read_text()) for p in run_dir.glob("*.pid")]
             down = run([TELLWELL, "infra", "down"], env)
         assert down.returncode == 0, down.stderr
+        assert len(pids) == 2
+        for pid in pids:  # the servers themselves are gone, not just the scripts that started them
+            assert not alive(pid)
         after = run([TELLWELL, "infra", "status"], env)
         assert after.returncode == 1
         assert "kafka: down" in after.stdout
