@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from enum import StrEnum
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
@@ -30,8 +31,10 @@ infra = typer.Typer(
 contract = typer.Typer(
     help="The published event contract (JSON Schema + AsyncAPI under docs/).", no_args_is_help=True
 )
+bench = typer.Typer(help="Benchmarks: each prints one JSON line.", no_args_is_help=True)
 app.add_typer(infra, name="infra")
 app.add_typer(contract, name="contract")
+app.add_typer(bench, name="bench")
 
 
 class Service(StrEnum):
@@ -235,5 +238,12 @@ def contract_export(
     typer.echo(f"wrote {len(rendered)} files under {out}/ ({len(stale)} changed)")
 
 
+def load_plugins() -> None:
+    """Services add their own commands through the ``tellwell.cli`` entry point group."""
+    for entry in sorted(entry_points(group="tellwell.cli"), key=lambda e: e.name):
+        entry.load()(app, {"bench": bench})
+
+
 def main() -> None:
+    load_plugins()
     app()

@@ -5,14 +5,12 @@ Read-only and stateless, so it can be replicated freely behind a load balancer.
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from tellwell.common.mongo import make_mongo_client
-from tellwell.common.observability import configure_logging, run_checks
+from tellwell.common.http import install_problem_handlers, ops_router
+from tellwell.common.mongo import make_mongo_client, mongo_check
+from tellwell.common.observability import configure_logging
 from tellwell.gateway.settings import Settings, settings
 
 
@@ -26,26 +24,8 @@ def create_app(config: Settings = settings) -> FastAPI:
         await app.state.mongo.close()
 
     app = FastAPI(title="TellWell", version="0.1.0", lifespan=lifespan)
-
-    async def check_mongo() -> None:
-        await app.state.mongo.admin.command("ping")
-
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["ops"])
-    async def readyz() -> Any:
-        ok, report = await run_checks({"mongo": check_mongo})
-        return JSONResponse(
-            {"status": "ready" if ok else "unavailable", "checks": report},
-            status_code=200 if ok else 503,
-        )
-
-    @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    app.include_router(ops_router(lambda: {"mongo": mongo_check(app.state.mongo)}))
+    install_problem_handlers(app)
     return app
 
 

@@ -1,0 +1,248 @@
+"""The feed registry's documents, and the poller that keeps feeds read.
+
+Several ingest replicas share the work through leases in MongoDB: a replica claims a due feed
+(compare-and-set), polls it, records the outcome and schedules the next poll. A lease expires,
+so the feeds of a replica that crashed mid-poll are picked up by the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tellwell.ingest import repository as repo
+from tellwell.ingest.domain import ArticleIn, Prepared, backoff_s, feed_kind, language_tag, prepare
+from tellwell.ingest.fetch import FetchError, SafeFetcher
+from tellwell.ingest.identity import InvalidURL, article_id, canonical_url
+from tellwell.ingest.parse import FeedEntry, FeedError, extract_article, parse_feed
+from tellwell.ingest.pipeline import Ingestor
+from tellwell.ingest.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SEEN_IDS_KEPT = 1000  # per feed; feeds list their latest tens of entries
+
+POLLS = Counter("tellwell_ingest_polls_total", "Feed polls by outcome", ["outcome"])
+POLL_SECONDS = Histogram("tellwell_ingest_poll_seconds", "Time to poll one feed, pages included")
+
+
+class FeedIn(BaseModel):
+    """A feed to register."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    url: str = Field(max_length=4000)
+    category: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=35)
+    interval_s: int | None = Field(default=None, ge=60, le=7 * 24 * 3600)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            return canonical_url(value)
+        except InvalidURL as exc:
+            raise ValueError(str(exc)) from exc
+
+
+def new_feed_doc(
+    feed: FeedIn, now: datetime, default_interval_s: int, *, status: str | None = None
+) -> dict[str, Any]:
+    kind = feed_kind(feed.url)
+    return {
+        "_id": repo.feed_id(feed.url),
+        "url": feed.url,
+        "category": feed.category,
+        "language": language_tag(feed.language) if feed.language else None,
+        "kind": kind,
+        "interval_s": feed.interval_s or default_interval_s,
+        "status": status or "active",
+        "paused_reason": None,
+        "etag": None,
+        "last_modified": None,
+        "last_status": None,
+        "last_error": None,
+        "last_http_status": None,
+        "last_fetched_at": None,
+        "next_poll_at": now,
+        "failures": 0,
+        "entries_seen": 0,
+        "articles_added": 0,
+        "lease_owner": None,
+        "lease_until": now,
+        "lease_version": 0,
+        "seen_ids": [],
+        "created_at": now,
+    }
+
+
+def entry_article(entry: FeedEntry, feed: dict[str, Any]) -> ArticleIn:
+    """The feed's own text for an entry: the fallback when its page cannot be used."""
+    return ArticleIn(
+        url=entry.url,
+        title=entry.title or entry.url,
+        text=entry.summary,
+        lead=entry.summary[:500],
+        lang=entry.language or feed.get("language"),
+        published_at=entry.published_at,
+        authors=entry.authors,
+        category=feed.get("category"),
+    )
+
+
+class Poller:
+    """Claims due feeds and polls them, ``settings.poll_workers`` at a time."""
+
+    def __init__(self, db: repo.DB, ingestor: Ingestor, fetcher: SafeFetcher, settings: Settings) -> None:
+        self.db = db
+        self.ingestor = ingestor
+        self.fetcher = fetcher
+        self.settings = settings
+        self.owner = settings.replica_id
+        self.rng = random.Random()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        workers = [asyncio.create_task(self._worker(stop)) for _ in range(self.settings.poll_workers)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+
+    async def _worker(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                polled = await self.poll_next()
+            except Exception:  # the store is down or a bug: log, wait, keep the worker alive
+                log.exception("poll loop error")
+                polled = False
+            if not polled:
+                try:
+                    await asyncio.wait_for(
+                        stop.wait(), self.settings.poll_tick_s * self.rng.uniform(0.5, 1.5)
+                    )
+                except TimeoutError:
+                    pass
+
+    async def poll_next(self) -> bool:
+        """Claim and poll one due feed; False when none is due."""
+        now = datetime.now(UTC)
+        feed = await repo.claim_due_feed(self.db, self.owner, now, timedelta(seconds=self.settings.lease_s))
+        if feed is None:
+            return False
+        with POLL_SECONDS.time():
+            try:
+                update = await self.poll(feed)
+            except Exception as exc:  # never let one feed kill a worker
+                log.exception("polling %s failed", feed["url"])
+                update = self._failure(feed, "internal", f"{type(exc).__name__}: {exc}", None, None)
+        POLLS.labels(update["last_status"]).inc()
+        await repo.finish_poll(self.db, feed["_id"], self.owner, update, datetime.now(UTC))
+        return True
+
+    def _failure(
+        self, feed: dict[str, Any], kind: str, message: str, status: int | None, retry_after_s: float | None
+    ) -> dict[str, Any]:
+        failures = feed.get("failures", 0) + 1
+        delay = backoff_s(
+            failures,
+            base_s=feed["interval_s"],
+            cap_s=self.settings.max_backoff_s,
+            retry_after_s=retry_after_s,
+            rng=self.rng,
+        )
+        now = datetime.now(UTC)
+        return {
+            "last_status": "error",
+            "last_error": f"{kind}: {message}"[:1000],
+            "last_http_status": status,
+            "last_fetched_at": now,
+            "failures": failures,
+            "next_poll_at": now + timedelta(seconds=delay),
+        }
+
+    def _success(self, feed: dict[str, Any], status: str, http_status: int, **extra: Any) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        jitter = self.rng.uniform(0.9, 1.1)  # spread feeds that were added together
+        return {
+            "last_status": status,
+            "last_error": None,
+            "last_http_status": http_status,
+            "last_fetched_at": now,
+            "failures": 0,
+            "next_poll_at": now + timedelta(seconds=feed["interval_s"] * jitter),
+            **extra,
+        }
+
+    async def poll(self, feed: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = await self.fetcher.fetch(
+                feed["url"], etag=feed.get("etag"), last_modified=feed.get("last_modified"), accept="feed"
+            )
+        except FetchError as exc:
+            return self._failure(feed, exc.kind, exc.message, exc.status, exc.retry_after_s)
+        if response.not_modified:
+            return self._success(feed, "not_modified", response.status)
+        try:
+            parsed = parse_feed(response.body, response.url)
+        except FeedError as exc:
+            return self._failure(feed, "parse", str(exc), response.status, None)
+
+        by_id: dict[str, FeedEntry] = {}
+        for entry in parsed.entries:
+            try:
+                by_id.setdefault(article_id(entry.url), entry)
+            except InvalidURL:
+                continue
+        # Entries already seen in this feed are skipped without a store query; anything that slips
+        # through (a crash before seen_ids was saved) is dropped by the article's unique id.
+        seen = set(feed.get("seen_ids") or ())
+        fresh = [e for aid, e in by_id.items() if aid not in seen]
+        prepared = [
+            await self._article(e, feed, fetch_page=i < self.settings.pages_per_poll)
+            for i, e in enumerate(fresh)
+        ]
+        result = await self.ingestor.ingest(prepared)
+        seen_ids = list(by_id) + [aid for aid in feed.get("seen_ids") or () if aid not in by_id]
+        return self._success(
+            feed,
+            "ok",
+            response.status,
+            seen_ids=seen_ids[:SEEN_IDS_KEPT],
+            etag=response.etag,
+            last_modified=response.last_modified,
+            entries_seen=feed.get("entries_seen", 0) + len(parsed.entries),
+            articles_added=feed.get("articles_added", 0) + len(result.created),
+        )
+
+    async def _article(self, entry: FeedEntry, feed: dict[str, Any], *, fetch_page: bool) -> Prepared:
+        """The page's text when it can be fetched and extracted, else the feed's own summary."""
+        base = entry_article(entry, feed)
+        now = datetime.now(UTC)
+        if fetch_page:
+            try:
+                page = await self.fetcher.fetch(entry.url, accept="html")
+                extracted = extract_article(page.body, page.url, page.encoding)
+            except FetchError as exc:
+                log.info("page %s not fetched (%s): using the feed summary", entry.url, exc.kind)
+                extracted = None
+            if extracted is not None:
+                article = base.model_copy(
+                    update={
+                        "url": extracted.canonical_url or page.url or entry.url,
+                        "title": base.title if entry.title else (extracted.title or base.title),
+                        "text": extracted.text,
+                        "lead": extracted.text.split("\n", 1)[0][:500],
+                        "lang": extracted.language or base.lang,
+                        "published_at": entry.published_at or extracted.published_at,
+                        "authors": entry.authors or extracted.authors,
+                    }
+                )
+                return prepare(article, now=now, content_source="page", feed_id=feed["_id"])
+        return prepare(base, now=now, content_source="feed", feed_id=feed["_id"])

@@ -1,0 +1,197 @@
+"""The write API over HTTP, on the real broker and document store."""
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from tellwell.common.settings import KafkaSettings
+from tellwell.common.topics import Topic
+from tellwell.ingest import repository as repo
+from tellwell.ingest.app import create_app
+from tellwell.ingest.settings import Settings
+
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+ARTICLE = {
+    "url": "https://www.reuters.com/world/asia/japan-gdp-2026-03-02/?utm_source=rss",
+    "title": "Japan's economy shrinks 2.1% in first quarter",
+    "text": "Japan's economy shrank at an annualised rate of 2.1% in the first quarter, data showed.",
+    "source": "Reuters",
+    "lang": "en",
+    "published_at": "2026-03-02T01:00:00Z",
+}
+
+
+@pytest.fixture
+async def api(infra, mongo_settings, mongo_db):
+    settings = Settings(
+        kafka=KafkaSettings(bootstrap_servers=infra.kafka_bootstrap),
+        mongo=mongo_settings,
+        poll_enabled=False,
+        max_batch=10,
+        log_json=False,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        key = await repo.create_api_key(mongo_db, "tests", datetime.now(UTC))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://ingest", headers={"Authorization": f"Bearer {key}"}
+        ) as client:
+            yield client
+
+
+@pytest.fixture
+async def raw_article_tail(infra):
+    """Reads what is published to raw.article from now on."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    [described] = await admin.describe_topics([Topic.raw_article.value])
+    await admin.close()
+    partitions = [TopicPartition(Topic.raw_article.value, p["partition"]) for p in described["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    consumer.assign(partitions)
+    await consumer.seek_to_end(*partitions)
+    for tp in partitions:  # resolve the end offsets now, before anything is published
+        await consumer.position(tp)
+
+    async def read_until(article_id: str, wait_s: float = 20.0) -> dict:
+        async def scan() -> dict:
+            while True:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        event = json.loads(record.value)
+                        if event["article_id"] == article_id:
+                            return {"key": record.key, "event": event}
+
+        return await asyncio.wait_for(scan(), wait_s)
+
+    yield read_until
+    await consumer.stop()
+
+
+class TestAuth:
+    async def test_missing_key_is_401_with_a_problem(self, api):
+        response = await api.post("/v1/articles", json=ARTICLE, headers={"Authorization": ""})
+
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "API key" in response.json()["detail"]
+
+    async def test_wrong_or_revoked_key_is_401(self, api, mongo_db):
+        assert (
+            await api.get("/v1/feeds", headers={"Authorization": "Bearer tw_00000000_nope"})
+        ).status_code == 401
+        [key] = await repo.list_api_keys(mongo_db)
+        await repo.revoke_api_key(mongo_db, key["_id"])
+        assert (await api.get("/v1/feeds")).status_code == 401
+
+    async def test_keys_are_stored_hashed(self, api, mongo_db):
+        stored = await mongo_db.apikeys.find_one({})
+        assert stored["hash"] != api.headers["Authorization"].split()[1]
+        assert len(stored["hash"]) == 64
+
+
+class TestPushArticles:
+    async def test_new_article_is_stored_then_published_keyed_by_id(self, api, raw_article_tail, mongo_db):
+        response = await api.post("/v1/articles", json=ARTICLE)
+
+        assert response.status_code == 202
+        [outcome] = response.json()["articles"]
+        assert outcome["status"] == "created"
+        got = await raw_article_tail(outcome["article_id"])
+        assert got["key"] == outcome["article_id"].encode()
+        assert got["event"]["url"] == "https://www.reuters.com/world/asia/japan-gdp-2026-03-02"
+        assert got["event"]["source"] == "reuters.com"
+        assert got["event"]["content_source"] == "push"
+        assert await mongo_db.articles.count_documents({"_id": outcome["article_id"]}) == 1
+
+    async def test_pushing_it_again_is_a_duplicate(self, api):
+        first = (await api.post("/v1/articles", json=ARTICLE)).json()
+        second = (await api.post("/v1/articles", json=[ARTICLE])).json()
+
+        assert second["created"] == 0
+        assert second["articles"][0] == {**first["articles"][0], "status": "duplicate"}
+
+    async def test_batch_over_the_limit_is_413(self, api):
+        response = await api.post("/v1/articles", json=[ARTICLE] * 11)
+        assert response.status_code == 413
+        assert "At most 10" in response.json()["detail"]
+
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [
+            ({"title": ""}, "title"),
+            ({"url": "ftp://example.com/x"}, "url"),
+            ({"published_at": "yesterday"}, "published_at"),
+            ({"published_at": "2026-03-02T01:00:00"}, "published_at"),
+            ({"authors": "not a list"}, "authors"),
+        ],
+    )
+    async def test_invalid_input_is_422_naming_the_field(self, api, change, field, mongo_db):
+        response = await api.post("/v1/articles", json=ARTICLE | change)
+
+        assert response.status_code == 422
+        assert field in response.json()["detail"]
+        assert await mongo_db.articles.count_documents({}) == 0
+
+    async def test_malformed_json_is_422_not_500(self, api):
+        response = await api.post(
+            "/v1/articles", content=b'{"title": ', headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+
+
+class TestFeeds:
+    async def test_add_list_pause_resume_remove(self, api):
+        created = await api.post(
+            "/v1/feeds", json={"url": "https://www.theguardian.com/world/rss", "category": "World"}
+        )
+        assert created.status_code == 201
+        feed = created.json()
+        assert feed["kind"] == "publisher"
+        assert feed["status"] == "active"
+
+        assert (
+            await api.post("/v1/feeds", json={"url": "https://www.theguardian.com/world/rss"})
+        ).status_code == 409
+        assert [f["id"] for f in (await api.get("/v1/feeds")).json()["feeds"]] == [feed["id"]]
+        assert (await api.post(f"/v1/feeds/{feed['id']}/pause")).json()["status"] == "paused"
+        assert (await api.get("/v1/feeds", params={"status": "active"})).json()["feeds"] == []
+        assert (await api.post(f"/v1/feeds/{feed['id']}/resume")).json()["status"] == "active"
+        assert (await api.delete(f"/v1/feeds/{feed['id']}")).status_code == 204
+        assert (await api.get(f"/v1/feeds/{feed['id']}")).status_code == 404
+
+    async def test_aggregator_feeds_are_recognised(self, api):
+        response = await api.post("/v1/feeds", json={"url": "https://news.google.com/rss/search?q=chile"})
+        assert response.json()["kind"] == "aggregator"
+
+    async def test_bad_query_strings_are_422(self, api):
+        assert (await api.get("/v1/feeds", params={"limit": "lots"})).status_code == 422
+        assert (await api.get("/v1/feeds", params={"status": "deleted"})).status_code == 422
+
+
+class TestSources:
+    async def test_patch_edits_and_marks_the_source(self, api):
+        response = await api.patch(
+            "/v1/sources/www.Example-News.com", json={"lean": "lean_left", "factuality": "high"}
+        )
+
+        assert response.status_code == 200
+        source = response.json()
+        assert source["domain"] == "example-news.com"
+        assert source["lean"] == "lean_left"
+        assert source["credibility"] > 0.5
+        assert "api" in source["origins"]
+        assert (await api.get("/v1/sources/example-news.com")).json() == source
+
+    async def test_unknown_fields_and_bad_values_are_rejected(self, api):
+        assert (await api.patch("/v1/sources/example.com", json={"lean": "far_out"})).status_code == 422
+        assert (await api.patch("/v1/sources/example.com", json={"owner_grp": "x"})).status_code == 422
+        assert (await api.get("/v1/sources/not a domain")).status_code == 422
