@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tellwell.common.events import Lean
 from tellwell.common.http import HTTPProblem
-from tellwell.common.sources import Source
+from tellwell.common.sources import Source, credibility_weight
 from tellwell.ingest import repository as repo
 from tellwell.ingest.domain import ArticleIn, prepare
 from tellwell.ingest.feeds import FeedIn, new_feed_doc
 from tellwell.ingest.pipeline import Ingestor
-from tellwell.ingest.registry import registrable_domain
+from tellwell.ingest.registry import registrable_domain, unrated_source
 
 
 def get_db(request: Request) -> repo.DB:
@@ -245,13 +245,9 @@ async def edit_source(domain: str, patch: SourcePatch, db: DBDep) -> Source:
     key = _domain(domain)
     current = await repo.get_source(db, key)
     if current is None:
-        from tellwell.ingest.registry import unrated_source
-
         current = unrated_source(key)
     changes = patch.model_dump(exclude_unset=True)
     if "factuality" in changes and "credibility" not in changes:
-        from tellwell.common.sources import credibility_weight
-
         changes["credibility"] = credibility_weight(changes["factuality"])
     origins = sorted({*current.origins, "api"})
     updated = Source.model_validate(current.model_dump() | changes | {"origins": origins})

@@ -21,16 +21,14 @@ from tellwell.common.observability import configure_logging
 from tellwell.ingest import repository as repo
 from tellwell.ingest.api import router
 from tellwell.ingest.feeds import Poller
-from tellwell.ingest.fetch import SafeFetcher
+from tellwell.ingest.fetch import FetchPolicy, SafeFetcher
 from tellwell.ingest.pipeline import Ingestor, kafka_publisher
 from tellwell.ingest.settings import Settings, settings
 
 log = logging.getLogger(__name__)
 
 
-def fetch_policy(config: Settings):  # type: ignore[no-untyped-def]
-    from tellwell.ingest.fetch import FetchPolicy
-
+def fetch_policy(config: Settings) -> FetchPolicy:
     return FetchPolicy(
         max_bytes=config.fetch_max_bytes,
         timeout_s=config.fetch_timeout_s,

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from tellwell.common.kafka import make_broker
 from tellwell.common.mongo import make_mongo_client
 from tellwell.ingest import repository as repo
-from tellwell.ingest.domain import ArticleIn, prepare, read_feed_list
+from tellwell.ingest.domain import ArticleIn, Prepared, prepare, read_feed_list
 from tellwell.ingest.feeds import FeedIn, new_feed_doc
 from tellwell.ingest.pipeline import Ingestor, IngestResult, kafka_publisher
 from tellwell.ingest.registry import (
@@ -258,26 +258,35 @@ def read_jsonl(path: Path, errors: list[str]) -> Iterator[ArticleIn]:
                 errors.append(f"line {number}: {str(exc).splitlines()[0][:200]}")
 
 
+def prepared_batches(path: Path, batch_size: int, errors: list[str]) -> Iterator[list[Prepared]]:
+    batch: list[ArticleIn] = []
+    for article in read_jsonl(path, errors):
+        batch.append(article)
+        if len(batch) >= batch_size:
+            yield _prepare_all(batch)
+            batch = []
+    if batch:
+        yield _prepare_all(batch)
+
+
+def _prepare_all(batch: list[ArticleIn]) -> list[Prepared]:
+    now = datetime.now(UTC)
+    return [prepare(a, now=now, content_source="import") for a in batch]
+
+
 async def import_file(
     path: Path, batch_size: int, progress: Callable[[int], None]
 ) -> tuple[IngestResult, list[str]]:
+    """Parse and prepare the next batch on a thread while the current one is stored and published."""
     settings = Settings()
     total, errors = IngestResult(), list[str]()
-    batch: list[ArticleIn] = []
+    batches = prepared_batches(path, batch_size, errors)
     async with ingestor(settings) as ing:
-
-        async def flush() -> None:
-            now = datetime.now(UTC)
-            total.merge(await ing.ingest([prepare(a, now=now, content_source="import") for a in batch]))
+        upcoming = asyncio.create_task(asyncio.to_thread(next, batches, None))
+        while (batch := await upcoming) is not None:
+            upcoming = asyncio.create_task(asyncio.to_thread(next, batches, None))
+            total.merge(await ing.ingest(batch))
             progress(len(batch))
-            batch.clear()
-
-        for article in read_jsonl(path, errors):
-            batch.append(article)
-            if len(batch) >= batch_size:
-                await flush()
-        if batch:
-            await flush()
     return total, errors
 
 

@@ -204,10 +204,12 @@ class Poller:
         # through (a crash before seen_ids was saved) is dropped by the article's unique id.
         seen = set(feed.get("seen_ids") or ())
         fresh = [e for aid, e in by_id.items() if aid not in seen]
-        prepared = [
-            await self._article(e, feed, fetch_page=i < self.settings.pages_per_poll)
-            for i, e in enumerate(fresh)
-        ]
+        prepared: list[Prepared] = []
+        for i, e in enumerate(fresh):
+            try:
+                prepared.append(await self._article(e, feed, fetch_page=i < self.settings.pages_per_poll))
+            except ValueError as exc:  # one unusable entry must not cost the feed all its others
+                log.warning("skipping entry %s of %s: %s", e.url[:200], feed["url"], exc)
         result = await self.ingestor.ingest(prepared)
         seen_ids = list(by_id) + [aid for aid in feed.get("seen_ids") or () if aid not in by_id]
         return self._success(
@@ -232,6 +234,9 @@ class Poller:
             except FetchError as exc:
                 log.info("page %s not fetched (%s): using the feed summary", entry.url, exc.kind)
                 extracted = None
+            except ValueError as exc:  # markup the extractor chokes on (e.g. a malformed canonical link)
+                log.info("page %s not extracted (%s): using the feed summary", entry.url, exc)
+                extracted = None
             if extracted is not None:
                 article = base.model_copy(
                     update={
@@ -244,5 +249,8 @@ class Poller:
                         "authors": entry.authors or extracted.authors,
                     }
                 )
-                return prepare(article, now=now, content_source="page", feed_id=feed["_id"])
+                try:
+                    return prepare(article, now=now, content_source="page", feed_id=feed["_id"])
+                except InvalidURL as exc:  # the page's canonical link is no usable URL
+                    log.info("page %s: %s: using the feed summary", entry.url, exc)
         return prepare(base, now=now, content_source="feed", feed_id=feed["_id"])
