@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
@@ -45,6 +46,7 @@ async def housekeeping(ingestor: Ingestor, every_s: float, stop: asyncio.Event) 
         try:
             await ingestor.republish_pending()
             await ingestor.copies.refresh(ingestor.db)
+            await repo.prune_claims(ingestor.db, datetime.now(UTC) - timedelta(days=1))
         except Exception:  # the store may be down: try again next round
             log.exception("housekeeping failed")
         with contextlib.suppress(TimeoutError):

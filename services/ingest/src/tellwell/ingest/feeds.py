@@ -12,6 +12,7 @@ import logging
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -22,6 +23,7 @@ from tellwell.ingest.fetch import FetchError, SafeFetcher
 from tellwell.ingest.identity import InvalidURL, article_id, canonical_url
 from tellwell.ingest.parse import FeedEntry, FeedError, extract_article, parse_feed
 from tellwell.ingest.pipeline import Ingestor
+from tellwell.ingest.registry import registrable_domain
 from tellwell.ingest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,21 @@ def entry_article(entry: FeedEntry, feed: dict[str, Any]) -> ArticleIn:
         authors=entry.authors,
         category=feed.get("category"),
     )
+
+
+def trusted_canonical(canonical: str | None, page_url: str) -> str | None:
+    """A page's rel=canonical, honoured only within the page's own site.
+
+    Otherwise any page could claim another outlet's URL and be stored under that outlet's source
+    and article id (and the real article later dropped as its duplicate).
+    """
+    if canonical and _site(canonical) == _site(page_url):
+        return canonical
+    return None
+
+
+def _site(url: str) -> str | None:
+    return registrable_domain(url) or urlsplit(url).hostname  # IP hosts have no registrable domain
 
 
 class Poller:
@@ -190,7 +207,7 @@ class Poller:
         if response.not_modified:
             return self._success(feed, "not_modified", response.status)
         try:
-            parsed = parse_feed(response.body, response.url)
+            parsed = await asyncio.to_thread(parse_feed, response.body, response.url)
         except FeedError as exc:
             return self._failure(feed, "parse", str(exc), response.status, None)
 
@@ -230,7 +247,8 @@ class Poller:
         if fetch_page:
             try:
                 page = await self.fetcher.fetch(entry.url, accept="html")
-                extracted = extract_article(page.body, page.url, page.encoding)
+                # CPU-bound parsing on a thread: the other poll workers keep running meanwhile
+                extracted = await asyncio.to_thread(extract_article, page.body, page.url, page.encoding)
             except FetchError as exc:
                 log.info("page %s not fetched (%s): using the feed summary", entry.url, exc.kind)
                 extracted = None
@@ -240,7 +258,7 @@ class Poller:
             if extracted is not None:
                 article = base.model_copy(
                     update={
-                        "url": extracted.canonical_url or page.url or entry.url,
+                        "url": trusted_canonical(extracted.canonical_url, page.url) or page.url or entry.url,
                         "title": base.title if entry.title else (extracted.title or base.title),
                         "text": extracted.text,
                         "lead": extracted.text.split("\n", 1)[0][:500],

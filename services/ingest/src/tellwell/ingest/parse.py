@@ -171,8 +171,12 @@ def _entry_link(raw: Any, base_url: str) -> str | None:
 def _absolute_http_url(candidate: object, base_url: str) -> str | None:
     if not isinstance(candidate, str) or not candidate.strip():
         return None
-    url = urljoin(base_url, candidate.strip())
-    parts = urlsplit(url)
+    try:
+        url = urljoin(base_url, candidate.strip())
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises on a port out of range
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 host
+        return None
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL_CHARS:
         return None
     return url
@@ -311,6 +315,9 @@ def extract_article(html: bytes, url: str, encoding: str | None = None) -> Extra
         include_comments=False,
         include_tables=True,
         favor_precision=True,
+        # Markup only: htmldate's extensive search reads years out of the prose ("since 2020"
+        # became 2020-01-01), and a wrong date is worse than none (the feed or fetch time is used).
+        date_extraction_params={"extensive_search": False, "original_date": True},
     )
     if result is None or isinstance(result, dict):
         return None

@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from tellwell.common.events import RawArticle
 from tellwell.common.sources import Source
@@ -245,21 +245,38 @@ async def delete_feed(db: DB, fid: str) -> bool:
 async def claim_due_feed(db: DB, owner: str, now: datetime, lease: timedelta) -> Doc | None:
     """Lease one due feed to ``owner``; a lease expires so a crashed replica's feeds are picked up.
 
-    Compare-and-set on ``lease_version`` makes the claim safe even where the server's
-    find-and-modify is not atomic: of two replicas racing for one feed, one update matches.
+    The claim is an insert of ``<feed id>:<lease version>`` into ``feed_claims``: of replicas racing
+    for one feed, the unique ``_id`` lets exactly one insert succeed. (A conditional update is not
+    enough: FerretDB 1.x on SQLite checks the filter and writes in two steps, so two replicas can
+    both "win" an update.) The winner then moves the feed to the next lease version.
     """
     due = {"status": "active", "next_poll_at": {"$lte": now}, "lease_until": {"$lte": now}}
-    for candidate in [
-        d async for d in db.feeds.find(due, {"lease_version": 1}).sort("next_poll_at", 1).limit(8)
-    ]:
-        claimed = await db.feeds.find_one_and_update(
-            {**due, "_id": candidate["_id"], "lease_version": candidate.get("lease_version", 0)},
-            {"$set": {"lease_owner": owner, "lease_until": now + lease}, "$inc": {"lease_version": 1}},
+    candidates = [d async for d in db.feeds.find(due, {"lease_version": 1}).sort("next_poll_at", 1).limit(8)]
+    for candidate in candidates:
+        version = candidate.get("lease_version", 0)
+        claim_id = f"{candidate['_id']}:{version}"
+        try:
+            await db.feed_claims.insert_one({"_id": claim_id, "owner": owner, "created_at": now})
+        except DuplicateKeyError:
+            stale = await db.feed_claims.find_one({"_id": claim_id, "created_at": {"$lte": now - lease}})
+            if stale is None:
+                continue  # another replica holds it
+            # the winner of this version died before taking the lease: free the version, try again
+            await db.feed_claims.delete_one({"_id": claim_id, "created_at": stale["created_at"]})
+            try:
+                await db.feed_claims.insert_one({"_id": claim_id, "owner": owner, "created_at": now})
+            except DuplicateKeyError:
+                continue
+        return await db.feeds.find_one_and_update(
+            {"_id": candidate["_id"]},
+            {"$set": {"lease_owner": owner, "lease_until": now + lease, "lease_version": version + 1}},
             return_document=ReturnDocument.AFTER,
         )
-        if claimed is not None:
-            return claimed
     return None
+
+
+async def prune_claims(db: DB, older_than: datetime) -> None:
+    await db.feed_claims.delete_many({"created_at": {"$lt": older_than}})
 
 
 async def finish_poll(db: DB, fid: str, owner: str, update: Doc, now: datetime) -> None:
