@@ -104,7 +104,9 @@ class RawArticle(Event):
     published_at: AwareDatetime
     fetched_at: AwareDatetime
     authors: list[str] = Field(default_factory=list)
-    fingerprint: str = Field(description="64-bit SimHash of the normalised text, 16 hex digits.")
+    fingerprint: str = Field(
+        description="Hash of the normalised title and text, 16 hex digits: equal for identical texts."
+    )
     copy_of: str | None = Field(default=None, description="article_id of the origin when this is a copy.")
     category_hint: str | None = Field(default=None, description="Category suggested by the feed.")
     feed_id: str | None = None
