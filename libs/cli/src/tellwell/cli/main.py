@@ -241,7 +241,12 @@ def contract_export(
 def load_plugins() -> None:
     """Services add their own commands through the ``tellwell.cli`` entry point group."""
     for entry in sorted(entry_points(group="tellwell.cli"), key=lambda e: e.name):
-        entry.load()(app, {"bench": bench})
+        try:
+            register = entry.load()
+        except Exception as exc:  # one broken service package must not take the whole CLI down
+            typer.secho(f"warning: {entry.name} commands unavailable: {exc}", err=True, fg="yellow")
+            continue
+        register(app, {"bench": bench})
 
 
 def main() -> None:

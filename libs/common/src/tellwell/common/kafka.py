@@ -97,8 +97,11 @@ class DeadLetterMiddleware(BaseMiddleware):
     transient_backoff_s: float = 1.0
 
     async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
-        record = msg.raw_message
-        topic: str = record.topic
+        records = records_of(msg)
+        if not records:
+            return await call_next(msg)
+        first = records[0]
+        topic: str = first.topic
         if topic.endswith(DLQ_SUFFIX):  # a DLQ reader's own failure must not loop into .dlq.dlq
             return await call_next(msg)
         attempt = 0
@@ -109,54 +112,64 @@ class DeadLetterMiddleware(BaseMiddleware):
             except TRANSIENT_ERRORS:
                 TRANSIENT_FAILURES.labels(topic).inc()
                 log.warning(
-                    "transient failure on %s[%s]@%s, will redeliver",
-                    topic,
-                    record.partition,
-                    record.offset,
+                    "transient failure on %s[%s]@%s, will redeliver", topic, first.partition, first.offset
                 )
                 await asyncio.sleep(self.transient_backoff_s)
                 raise  # NACK: the consumer seeks back to this offset
             except Exception as exc:
                 if isinstance(exc, POISON_ERRORS) or attempt >= self.max_attempts:
-                    await self._dead_letter(msg, exc, attempt)
+                    broker: KafkaBroker = self.context.get("broker")
+                    group = getattr(getattr(msg, "consumer", None), "_group_id", None)
+                    for record in records:
+                        await dead_letter(broker, record, exc, attempt, group)
                     return None
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
             else:
-                self._record_lag(msg)
+                record_lag(msg, records[-1])
                 return result
 
-    async def _dead_letter(self, msg: StreamMessage[Any], exc: BaseException, attempts: int) -> None:
-        record = msg.raw_message
-        broker: KafkaBroker = self.context.get("broker")
-        group = getattr(getattr(msg, "consumer", None), "_group_id", None)
-        await broker.publish(
-            record.value,
-            dlq_name(record.topic),
-            key=record.key,
-            headers=dead_letter_headers(record, exc, attempts, group),
-        )
-        reason = "undecodable" if isinstance(exc, ValidationError | UnicodeDecodeError) else "handler_error"
-        DEAD_LETTERS.labels(record.topic, reason).inc()
-        log.error(
-            "dead-lettered %s[%s]@%s after %d attempt(s): %s: %s",
-            record.topic,
-            record.partition,
-            record.offset,
-            attempts,
-            type(exc).__name__,
-            str(exc)[:500],
-        )
 
-    @staticmethod
-    def _record_lag(msg: StreamMessage[Any]) -> None:
-        consumer = getattr(msg, "consumer", None)
-        highwater = getattr(consumer, "highwater", None)
-        if highwater is None:  # the in-memory test broker has no real consumer
-            return
-        record = msg.raw_message
-        end = highwater(aiokafka.TopicPartition(record.topic, record.partition))
-        if end is not None:
-            CONSUMER_LAG.labels(record.topic, str(record.partition)).set(max(end - record.offset - 1, 0))
+def records_of(msg: StreamMessage[Any]) -> tuple[Any, ...]:
+    """The Kafka records behind a message: one, or several for a batch subscriber."""
+    raw = msg.raw_message
+    records = raw if isinstance(raw, tuple) else (raw,)
+    return tuple(r for r in records if hasattr(r, "topic"))
+
+
+async def dead_letter(
+    broker: KafkaBroker, record: Any, exc: BaseException, attempts: int = 1, group: str | None = None
+) -> None:
+    """Park one record in ``<topic>.dlq``: original key and bytes, the error in ``x-dlq-*`` headers.
+
+    Batch handlers call it for the records of a batch they cannot decode, then go on with the rest.
+    """
+    await broker.publish(
+        record.value,
+        dlq_name(record.topic),
+        key=record.key,
+        headers=dead_letter_headers(record, exc, attempts, group),
+    )
+    reason = "undecodable" if isinstance(exc, ValidationError | UnicodeDecodeError) else "handler_error"
+    DEAD_LETTERS.labels(record.topic, reason).inc()
+    log.error(
+        "dead-lettered %s[%s]@%s after %d attempt(s): %s: %s",
+        record.topic,
+        record.partition,
+        record.offset,
+        attempts,
+        type(exc).__name__,
+        str(exc)[:500],
+    )
+
+
+def record_lag(msg: StreamMessage[Any], record: Any) -> None:
+    consumer = getattr(msg, "consumer", None)
+    highwater = getattr(consumer, "highwater", None)
+    if highwater is None:  # the in-memory test broker has no real consumer
+        return
+    end = highwater(aiokafka.TopicPartition(record.topic, record.partition))
+    if end is not None:
+        CONSUMER_LAG.labels(record.topic, str(record.partition)).set(max(end - record.offset - 1, 0))
 
 
 def make_broker(

@@ -12,9 +12,12 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
 from tellwell.common.observability import Check
 from tellwell.common.settings import MongoSettings
@@ -31,6 +34,31 @@ def make_mongo_client(settings: MongoSettings, **kwargs: Any) -> AsyncMongoClien
     }
     options.update(kwargs)
     return AsyncMongoClient(settings.url, **options)
+
+
+DUPLICATE_KEY = 11000
+
+
+async def insert_new(
+    collection: AsyncCollection[dict[str, Any]], docs: Sequence[dict[str, Any]]
+) -> list[int]:
+    """One unordered bulk insert where an ``_id`` already stored is not an error (redelivery, a racing
+    replica); returns the positions in ``docs`` that were inserted. Any other write error raises.
+
+    Bulk inserts are what every MongoDB-wire server does fast (FerretDB on SQLite included, where
+    per-document updates and ``$in`` scans are slow), and the unique ``_id`` makes them idempotent.
+    """
+    if not docs:
+        return []
+    try:
+        await collection.insert_many(list(docs), ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        rejected = {e["index"] for e in errors}
+        return [i for i in range(len(docs)) if i not in rejected]
+    return list(range(len(docs)))
 
 
 def mongo_check(client: AsyncMongoClient[dict[str, Any]]) -> Check:

@@ -14,8 +14,9 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
+from tellwell.common import mongo
 from tellwell.common.events import RawArticle
 from tellwell.common.sources import Source
 from tellwell.ingest.domain import Prepared
@@ -23,7 +24,6 @@ from tellwell.ingest.identity import signature_bytes
 from tellwell.ingest.registry import unrated_source
 
 Doc = dict[str, Any]
-DUPLICATE_KEY = 11000
 DB = AsyncDatabase[Doc]
 
 
@@ -87,27 +87,13 @@ def raw_article_event(doc: Doc) -> RawArticle:
     )
 
 
-def _duplicate_indexes(exc: BulkWriteError) -> set[int]:
-    errors = exc.details.get("writeErrors", [])
-    if any(e.get("code") != DUPLICATE_KEY for e in errors):
-        raise exc
-    return {e["index"] for e in errors}
-
-
 async def insert_new(db: DB, docs: Sequence[Doc]) -> list[str]:
     """Insert the articles not stored yet; returns the ids that were new. Idempotent.
 
     One unordered bulk insert; the unique ``_id`` rejects what is already stored. (Bulk inserts
     are what every MongoDB-wire server does fast; per-document upserts are not, on FerretDB.)
     """
-    if not docs:
-        return []
-    try:
-        await db.articles.insert_many(list(docs), ordered=False)
-        duplicates: set[int] = set()
-    except BulkWriteError as exc:
-        duplicates = _duplicate_indexes(exc)
-    return [d["_id"] for i, d in enumerate(docs) if i not in duplicates]
+    return [docs[i]["_id"] for i in await mongo.insert_new(db.articles, docs)]
 
 
 async def recent_signatures(db: DB, since: datetime) -> list[Doc]:
@@ -160,12 +146,7 @@ def source_from_doc(doc: Doc) -> Source:
 
 async def ensure_sources(db: DB, domains: Iterable[str]) -> None:
     """An unknown domain gets an ``unrated`` source; known ones are left as they are."""
-    docs = [source_doc(unrated_source(d)) for d in sorted(set(domains))]
-    if docs:
-        try:
-            await db.sources.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            _duplicate_indexes(exc)  # already registered: fine; anything else re-raises
+    await mongo.insert_new(db.sources, [source_doc(unrated_source(d)) for d in sorted(set(domains))])
 
 
 async def all_sources(db: DB) -> list[Source]:
@@ -208,13 +189,7 @@ def feed_id(url: str) -> str:
 
 async def add_feeds(db: DB, feeds: Sequence[Doc]) -> int:
     """Insert feeds not registered yet (by URL); returns how many were new."""
-    if not feeds:
-        return 0
-    try:
-        await db.feeds.insert_many(list(feeds), ordered=False)
-        return len(feeds)
-    except BulkWriteError as exc:
-        return len(feeds) - len(_duplicate_indexes(exc))
+    return len(await mongo.insert_new(db.feeds, feeds))
 
 
 async def get_feed(db: DB, fid: str) -> Doc | None:
