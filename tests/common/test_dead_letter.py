@@ -107,3 +107,18 @@ class TestDeadLetter:
                 await br.publish(make_raw_article(), TOPIC)
 
         assert dead == []  # left for redelivery from the same offset instead
+
+
+class TestBatchSubscribers:
+    async def test_a_failing_batch_dead_letters_every_record_once(self, broker):
+        @broker.subscriber(TOPIC, batch=True, **consumer_options("g"))
+        async def handle(events: list[RawArticle]) -> None:
+            raise RuntimeError("index unavailable")
+
+        dead = dead_letters(broker)
+        a, b = make_raw_article(url="https://example.com/a"), make_raw_article(url="https://example.com/b")
+        async with TestKafkaBroker(broker) as br:
+            await br.publish_batch(a, b, topic=TOPIC)
+
+        assert [RawArticle.model_validate_json(body).article_id for body, _ in dead] == [a.article_id, b.article_id]
+        assert all(headers["x-dlq-attempts"] == "3" for _, headers in dead)

@@ -132,7 +132,7 @@ class DeadLetterMiddleware(BaseMiddleware):
 def records_of(msg: StreamMessage[Any]) -> tuple[Any, ...]:
     """The Kafka records behind a message: one, or several for a batch subscriber."""
     raw = msg.raw_message
-    records = raw if isinstance(raw, tuple) else (raw,)
+    records = tuple(raw) if isinstance(raw, tuple | list) else (raw,)  # the real broker gives a tuple
     return tuple(r for r in records if hasattr(r, "topic"))
 
 
