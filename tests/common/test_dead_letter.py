@@ -120,5 +120,6 @@ class TestBatchSubscribers:
         async with TestKafkaBroker(broker) as br:
             await br.publish_batch(a, b, topic=TOPIC)
 
-        assert [RawArticle.model_validate_json(body).article_id for body, _ in dead] == [a.article_id, b.article_id]
+        parked = [RawArticle.model_validate_json(body).article_id for body, _ in dead]
+        assert parked == [a.article_id, b.article_id]
         assert all(headers["x-dlq-attempts"] == "3" for _, headers in dead)
