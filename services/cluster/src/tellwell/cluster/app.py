@@ -1,13 +1,61 @@
-"""The cluster service process: `tellwell serve cluster` or `uvicorn tellwell.cluster.app:app`."""
+"""The cluster service process: `tellwell serve cluster` or `uvicorn tellwell.cluster.app:app`.
 
+One replica per vector index: the embedded Qdrant Edge serves one process; several replicas
+need a Qdrant server (``QDRANT_URL``) and share the ``raw.article`` partitions.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from faststream import ContextRepo
 from faststream.asgi import AsgiFastStream
 
+from tellwell.cluster import repository as repo
+from tellwell.cluster.embed import Encoder
+from tellwell.cluster.engine import Clusterer
+from tellwell.cluster.handlers import kafka_publisher, make_router
+from tellwell.cluster.pipeline import ClusterPipeline
 from tellwell.cluster.settings import Settings, settings
-from tellwell.common.service import build_service
+from tellwell.common.kafka import broker_check, make_broker
+from tellwell.common.mongo import make_mongo_client, mongo_check
+from tellwell.common.observability import configure_logging, http_routes
+from tellwell.common.vectors import make_vector_index
 
 
 def create_app(config: Settings = settings) -> AsgiFastStream:
-    return build_service("cluster", config, qdrant=config.qdrant)
+    broker = make_broker(config.kafka, service="cluster")
+    broker.include_router(make_router(batch_max=config.batch_max, batch_wait_ms=config.batch_wait_ms))
+    state: dict[str, object] = {}
+
+    @asynccontextmanager
+    async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
+        configure_logging("cluster", config.log_level, config.log_json)
+        mongo = make_mongo_client(config.mongo)
+        db = mongo[config.mongo.database]
+        index = make_vector_index(config.qdrant)
+        encoder = Encoder()
+        encoder.load()  # before consuming: the first batch must not wait for the model
+        clusterer = Clusterer(index, encoder, collection=config.collection)
+        await clusterer.start()
+        await repo.ensure_indexes(db)
+        pipeline = ClusterPipeline(db, clusterer, kafka_publisher(broker))
+        await pipeline.restore(clusterer.params.window)
+        context.set_global("pipeline", pipeline)
+        state.update(mongo=mongo, index=index)
+        try:
+            yield
+        finally:
+            await index.close()
+            await mongo.close()
+
+    async def check_mongo() -> None:
+        await mongo_check(state["mongo"])()  # type: ignore[arg-type]
+
+    async def check_vectors() -> None:
+        await state["index"].check()  # type: ignore[attr-defined]
+
+    checks = {"kafka": broker_check(broker), "mongo": check_mongo, "vectors": check_vectors}
+    return AsgiFastStream(broker, asgi_routes=http_routes(checks), lifespan=lifespan)
 
 
 app = create_app()

@@ -10,6 +10,10 @@ class Settings(ServiceSettings):
 
     port: int = 8002
     qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
+    collection: str = "stories"
+    # Batching: embeddings and index queries run per batch; a lone article waits at most this long.
+    batch_max: int = Field(default=64, ge=1, le=1000)
+    batch_wait_ms: int = Field(default=200, ge=0, le=5000)
 
 
 settings = Settings()

@@ -1,0 +1,54 @@
+"""Kafka side of the cluster service: ``raw.article`` batches in, ``story.cluster`` out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from faststream import Context
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from tellwell.cluster.pipeline import ClusterPipeline, Publish
+from tellwell.common.events import RawArticle, StoryCluster
+from tellwell.common.kafka import consumer_options, dead_letter, records_of
+from tellwell.common.topics import Topic
+
+GROUP = "cluster"
+
+PipelineDep = Annotated[ClusterPipeline, Context("pipeline")]
+BrokerDep = Annotated[KafkaBroker, Context("broker")]
+
+
+def make_router(
+    *, source: str = Topic.raw_article, group: str = GROUP, batch_max: int = 64, batch_wait_ms: int = 200
+) -> KafkaRouter:
+    """The subscriber, as a router (tests point it at their own topic and group)."""
+    router = KafkaRouter()
+
+    @router.subscriber(  # type: ignore[untyped-decorator]  # the **options hide the overload's types
+        source, batch=True, max_records=batch_max, batch_timeout_ms=batch_wait_ms, **consumer_options(group)
+    )
+    async def cluster_articles(message: KafkaMessage, pipeline: PipelineDep, broker: BrokerDep) -> None:
+        """Decode each record (a bad one goes to the DLQ alone), then cluster the batch as one."""
+        events: list[RawArticle] = []
+        for record in records_of(message):
+            try:
+                events.append(RawArticle.model_validate_json(record.value))
+            except (ValidationError, UnicodeDecodeError, TypeError) as exc:
+                await dead_letter(broker, record, exc, group=group)
+        if events:
+            await pipeline.process(events)
+
+    return router
+
+
+def kafka_publisher(broker: KafkaBroker, topic: str = Topic.story_cluster) -> Publish:
+    """Publish a batch's story events keyed by story id; wait for every acknowledgement."""
+
+    async def publish(events: Sequence[StoryCluster]) -> None:
+        for event in events:
+            await broker.publish(event, topic, key=event.story_id.encode())
+
+    return publish

@@ -1,0 +1,159 @@
+"""From ``raw.article`` batches to story changes: decide (engine), store (repository), emit.
+
+Per batch: the engine assigns every article (an article assigned before keeps its story), takes
+the merges it decided, then every touched story gets one new version — so a burst of articles
+joining one story yields one ``story.cluster`` event with all the added ids. Memberships (with
+the why of each assignment) and story versions are stored before the events are published, and
+offsets are committed after that: a crash anywhere replays the batch, the engine returns the same
+assignments, and the stories are re-emitted with the versions already stored, which consumers
+ignore as already applied.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client import Counter
+
+from tellwell.cluster import repository as repo
+from tellwell.cluster.engine import ArticleIn, Assignment, Clusterer
+from tellwell.common.events import ChangeKind, RawArticle, RelatedStory, StoryCluster
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Sequence[StoryCluster]], Awaitable[None]]
+DECISIONS = Counter("tellwell_cluster_assignments_total", "Article assignments", ["kind"])
+
+
+def article_in(event: RawArticle) -> ArticleIn:
+    return ArticleIn(
+        article_id=event.article_id,
+        title=event.title,
+        text=event.text,
+        lead=event.lead,
+        language=event.language,
+        published_at=event.published_at,
+        source=event.source,
+        copy_of=event.copy_of,
+    )
+
+
+@dataclass
+class Change:
+    kind: ChangeKind
+    added: list[str] = field(default_factory=list)
+    merged_from: list[str] = field(default_factory=list)
+    merged_into: str | None = None
+
+
+class ClusterPipeline:
+    def __init__(self, db: repo.DB, clusterer: Clusterer, publish: Publish) -> None:
+        self.db = db
+        self.clusterer = clusterer
+        self.publish = publish
+        self.versions: dict[str, int] = {}
+        self.stream_time = datetime.min.replace(tzinfo=UTC)
+
+    async def restore(self, window: timedelta) -> int:
+        """Rebuild the engine's active stories from the newest stored versions."""
+        docs = await repo.latest_versions(self.db, datetime.now(UTC) - window)
+        self.versions = {d["story_id"]: d["version"] for d in docs}
+        live = [json.loads(d["state"]) for d in docs if not d.get("merged_into")]
+        self.clusterer.restore(live)
+        return len(live)
+
+    async def process(self, events: Sequence[RawArticle]) -> list[StoryCluster]:
+        articles = [article_in(e) for e in events]
+        known = {a.article_id for a in articles if self.clusterer.story_of(a.article_id) is not None}
+        assignments = await self.clusterer.assign(articles)
+        merges = self.clusterer.take_merges()
+
+        changes: dict[str, Change] = {}
+        replayed: set[str] = set()
+        for a in assignments:
+            if a.article_id in known:
+                replayed.add(self.clusterer.story_of(a.article_id) or a.story_id)
+                DECISIONS.labels("replayed").inc()
+                continue
+            kind = ChangeKind.created if a.created else ChangeKind.grew
+            changes.setdefault(a.story_id, Change(kind)).added.append(a.article_id)
+            DECISIONS.labels(kind.value).inc()
+        for m in merges:
+            changes.setdefault(m.survivor, Change(ChangeKind.merged)).merged_from.append(m.absorbed)
+            changes[m.survivor].kind = ChangeKind.merged
+            changes[m.absorbed] = Change(ChangeKind.merged, merged_into=m.survivor)
+            DECISIONS.labels("merged").inc()
+
+        now = datetime.now(UTC)
+        versions: list[dict[str, Any]] = []
+        out: list[StoryCluster] = []
+        for story_id, change in changes.items():
+            self.versions[story_id] = self.versions.get(story_id, 0) + 1
+            event = self._event(story_id, change, now)
+            out.append(event)
+            versions.append(self._version_doc(event, change))
+        memberships = [self._membership(a, now) for a in assignments if a.article_id not in known]
+        await repo.save(self.db, memberships, versions)
+
+        for story_id in replayed - set(changes):  # a redelivered batch: re-emit what is stored
+            if (stored := await repo.story_version(self.db, story_id)) is not None:
+                out.append(StoryCluster.model_validate(stored["event"]))
+        await self.publish(out)
+
+        self.stream_time = max([self.stream_time, *(e.published_at for e in events)])
+        for story_id in self.clusterer.evict(self.stream_time):
+            log.debug("story %s left the active window", story_id)
+        return out
+
+    def _event(self, story_id: str, change: Change, now: datetime) -> StoryCluster:
+        if change.merged_into:  # the absorbed story's last word: follow the survivor
+            state = self.clusterer.story(change.merged_into)
+        else:
+            state = self.clusterer.story(story_id)
+        return StoryCluster(
+            producer="cluster",
+            occurred_at=now,
+            story_id=story_id,
+            version=self.versions[story_id],
+            change=change.kind,
+            member_ids=list(state.member_ids),
+            added_ids=change.added,
+            merged_from=change.merged_from,
+            merged_into=change.merged_into,
+            language=state.language,
+            first_published_at=state.first_published_at,
+            last_published_at=state.last_published_at,
+            related=[RelatedStory(story_id=s, score=round(float(v), 4)) for s, v in state.related.items()],
+        )
+
+    def _version_doc(self, event: StoryCluster, change: Change) -> dict[str, Any]:
+        # The engine's state as JSON text: it holds nested arrays, which not every MongoDB-wire
+        # server stores (FerretDB 1.x does not), and nothing queries inside it.
+        state = None if change.merged_into else json.dumps(self.clusterer.snapshot(event.story_id))
+        return {
+            "_id": f"{event.story_id}:{event.version}",
+            "story_id": event.story_id,
+            "version": event.version,
+            "merged_into": change.merged_into,
+            "last_published_at": event.last_published_at,
+            "state": state,
+            "event": event.model_dump(mode="json"),
+        }
+
+    @staticmethod
+    def _membership(a: Assignment, now: datetime) -> dict[str, Any]:
+        return {
+            "_id": a.article_id,
+            "story_id": a.story_id,
+            "created_story": a.created,
+            "score": a.score,
+            "threshold": a.threshold,
+            "features": a.features,
+            "related": [{"story_id": s, "score": v} for s, v in a.related],
+            "assigned_at": now,
+        }

@@ -1,0 +1,55 @@
+"""Every MongoDB query of the cluster service. Cluster owns ``memberships`` and ``story_versions``.
+
+Both are append-only (bulk inserts: fast on every MongoDB-wire server, FerretDB included):
+
+* ``memberships``: one document per article, ``_id`` = article id, with its story and the why
+  (score, threshold, feature contributions). The unique id makes "assigned once" hold in the store.
+* ``story_versions``: one document per story version, ``_id`` = ``<story_id>:<version>``, holding
+  the story's state (for restarts) and the change that produced it. The newest version of a story
+  is its current state; a merged story's last version names ``merged_into``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tellwell.common.mongo import insert_new
+
+Doc = dict[str, Any]
+DB = AsyncDatabase[Doc]
+
+
+async def ensure_indexes(db: DB) -> None:
+    await db.story_versions.create_index(
+        [("story_id", ASCENDING), ("version", ASCENDING)], name="story_version"
+    )
+    await db.memberships.create_index([("story_id", ASCENDING)], name="story")
+
+
+async def save(db: DB, memberships: Sequence[Doc], versions: Sequence[Doc]) -> None:
+    await insert_new(db.memberships, memberships)
+    await insert_new(db.story_versions, versions)
+
+
+async def latest_versions(db: DB, since: datetime) -> list[Doc]:
+    """The newest version of every story active since ``since`` (to rebuild after a restart)."""
+    newest: dict[str, Doc] = {}
+    async for doc in db.story_versions.find({"last_published_at": {"$gte": since}}):
+        current = newest.get(doc["story_id"])
+        if current is None or doc["version"] > current["version"]:
+            newest[doc["story_id"]] = doc
+    return list(newest.values())
+
+
+async def membership(db: DB, article_id: str) -> Doc | None:
+    return await db.memberships.find_one({"_id": article_id})
+
+
+async def story_version(db: DB, story_id: str) -> Doc | None:
+    cursor = db.story_versions.find({"story_id": story_id}).sort("version", -1).limit(1)
+    return next(iter([d async for d in cursor]), None)

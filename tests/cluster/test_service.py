@@ -1,0 +1,243 @@
+"""The cluster service around its engine: handlers on the in-memory broker with the real stores,
+and the whole path on the real broker (a labeled stream, redelivery, one story per article)."""
+
+import asyncio
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import CollectorRegistry
+
+from tellwell.cluster.embed import Encoder
+from tellwell.cluster.engine import Clusterer
+from tellwell.cluster.handlers import make_router
+from tellwell.cluster.pipeline import ClusterPipeline
+from tellwell.common.events import ChangeKind, StoryCluster
+from tellwell.common.kafka import consumer_options, make_broker
+from tellwell.common.settings import KafkaSettings
+from tellwell.common.testing import make_raw_article
+from tellwell.common.topics import TopicSpec, dlq_name
+from tellwell.common.vectors import EdgeIndex
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+# Three events, three headlines each (real-shaped; gold labels only for the assertions).
+STREAM = [
+    ("quake", "Magnitude 7.1 earthquake strikes central Chile, tsunami warning issued"),
+    ("ecb", "ECB holds interest rates steady, signals June rate cut"),
+    ("quake", "Chile earthquake: magnitude 7.1 quake shakes Santiago, tsunami warning"),
+    ("nasa", "NASA Artemis II crew completes lunar flyby and heads home"),
+    ("ecb", "ECB keeps interest rates steady, Lagarde signals June rate cut"),
+    ("quake", "Tsunami warning lifted after magnitude 7.1 Chile earthquake"),
+    ("nasa", "Artemis II astronauts fly around the Moon in NASA's first crewed lunar flyby"),
+    ("ecb", "ECB leaves interest rates steady and points to a June rate cut"),
+    ("nasa", "NASA's Artemis II lunar flyby: crew heads back to Earth"),
+]
+
+
+def stream_events():
+    return [
+        (
+            gold,
+            make_raw_article(
+                url=f"https://news{i % 4}.example.com/{gold}/{i}",
+                source=f"news{i % 4}.example.com",
+                title=title,
+                text="",
+                lead="",
+                published_at=T0 + timedelta(minutes=5 * i),
+            ),
+        )
+        for i, (gold, title) in enumerate(STREAM)
+    ]
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.events: list[StoryCluster] = []
+
+    async def __call__(self, events) -> None:
+        self.events += events
+
+    def latest(self) -> dict[str, StoryCluster]:
+        latest: dict[str, StoryCluster] = {}
+        for e in self.events:
+            if e.story_id not in latest or e.version > latest[e.story_id].version:
+                latest[e.story_id] = e
+        return latest
+
+
+def stories_of(latest: dict[str, StoryCluster]) -> dict[str, set[str]]:
+    return {sid: set(e.member_ids) for sid, e in latest.items() if e.merged_into is None}
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    """The real MiniLM encoder, loaded once for the session."""
+    model = Encoder()
+    model.load()
+    return model
+
+
+@pytest.fixture
+async def pipeline_factory(mongo_db, tmp_path, encoder):
+    made = []
+
+    async def make(publish, index_dir="edge"):
+        index = EdgeIndex(tmp_path / index_dir)
+        clusterer = Clusterer(index, encoder)
+        await clusterer.start()
+        pipeline = ClusterPipeline(mongo_db, clusterer, publish)
+        made.append(index)
+        return pipeline
+
+    yield make
+    for index in made:
+        await index.close()
+
+
+@pytest.mark.mongo
+class TestPipeline:
+    async def test_each_article_ends_in_exactly_one_story_grouped_by_event(self, pipeline_factory, mongo_db):
+        out = Collected()
+        pipeline = await pipeline_factory(out)
+        events = stream_events()
+
+        for start in range(0, len(events), 4):
+            await pipeline.process([e for _, e in events[start : start + 4]])
+
+        stories = stories_of(out.latest())
+        members = [aid for ids in stories.values() for aid in ids]
+        assert sorted(members) == sorted(e.article_id for _, e in events)
+        gold = defaultdict(set)
+        for label, e in events:
+            gold[label].add(e.article_id)
+        assert sorted(map(sorted, stories.values())) == sorted(map(sorted, gold.values()))
+        assert await mongo_db.memberships.count_documents({}) == len(events)
+
+    async def test_redelivered_batch_changes_nothing_and_is_re_emitted(self, pipeline_factory, mongo_db):
+        out = Collected()
+        pipeline = await pipeline_factory(out)
+        batch = [e for _, e in stream_events()]
+        await pipeline.process(batch)
+        before = out.latest()
+        versions = await mongo_db.story_versions.count_documents({})
+
+        out.events.clear()
+        await pipeline.process(batch)
+
+        assert {sid: e.version for sid, e in out.latest().items()} == {
+            sid: e.version for sid, e in before.items()
+        }
+        assert await mongo_db.story_versions.count_documents({}) == versions
+        assert await mongo_db.memberships.count_documents({}) == len(batch)
+
+    async def test_a_burst_into_one_story_is_one_event_with_all_added_ids(self, pipeline_factory):
+        out = Collected()
+        pipeline = await pipeline_factory(out)
+        quake = [e for label, e in stream_events() if label == "quake"]
+
+        await pipeline.process(quake)
+
+        [event] = out.events
+        assert event.change is ChangeKind.created
+        assert event.version == 1
+        assert sorted(event.added_ids) == sorted(e.article_id for e in quake)
+
+    async def test_a_restarted_service_keeps_its_stories(self, pipeline_factory, mongo_db):
+        out = Collected()
+        first = await pipeline_factory(out, "edge1")
+        events = stream_events()
+        await first.process([e for _, e in events[:6]])
+        story_of_first = out.latest()
+
+        restarted = await pipeline_factory(out, "edge2")  # a fresh engine and index: state from MongoDB
+        await restarted.restore(timedelta(days=36500))
+        await restarted.process([e for _, e in events])  # replays the first six, then three new
+
+        latest = out.latest()
+        for sid, event in story_of_first.items():
+            assert set(event.member_ids) <= set(latest[sid].member_ids)
+        assert sum(len(ids) for ids in stories_of(latest).values()) == len(events)
+
+
+@pytest.mark.mongo
+class TestHandler:
+    async def test_poison_record_goes_to_dlq_and_the_batch_is_clustered(self, pipeline_factory):
+        broker = make_broker(KafkaSettings(), service="cluster-test", registry=CollectorRegistry())
+        broker.include_router(make_router(source="in-topic", group="g"))
+        out = Collected()
+        pipeline = await pipeline_factory(out)
+        dead = []
+
+        @broker.subscriber(dlq_name("in-topic"))
+        async def on_dead(message: KafkaMessage) -> None:
+            dead.append(message.body)
+
+        good = [e for _, e in stream_events()][:3]
+        async with TestKafkaBroker(broker) as br:
+            br.context.set_global("pipeline", pipeline)
+            await br.publish_batch(good[0], b"{not json", good[1], good[2], topic="in-topic")
+
+        assert dead == [b"{not json"]
+        assert sorted(a for e in out.events for a in e.added_ids) == sorted(e.article_id for e in good)
+
+
+@pytest.mark.kafka
+@pytest.mark.mongo
+class TestOnTheRealBroker:
+    async def test_stream_through_kafka_then_every_message_redelivered(
+        self, infra, pipeline_factory, mongo_db
+    ):
+        from tellwell.cluster.handlers import kafka_publisher
+        from tellwell.common.kafka import ensure_topics
+
+        source, target = f"test-raw-{uuid.uuid4().hex[:8]}", f"test-cluster-{uuid.uuid4().hex[:8]}"
+        await ensure_topics(
+            infra.kafka_bootstrap,
+            [TopicSpec(source, 2), TopicSpec(dlq_name(source), 1), TopicSpec(target, 2)],
+        )
+        settings = KafkaSettings(bootstrap_servers=infra.kafka_bootstrap)
+        service = make_broker(settings, service="cluster-it", registry=CollectorRegistry())
+        service.include_router(
+            make_router(source=source, group=f"g-{uuid.uuid4().hex[:6]}", batch_wait_ms=50)
+        )
+        pipeline = await pipeline_factory(kafka_publisher(service, target))
+        reader = make_broker(settings, service="reader", registry=CollectorRegistry())
+        got: list[StoryCluster] = []
+
+        @reader.subscriber(target, **consumer_options(f"r-{uuid.uuid4().hex[:6]}"))
+        async def collect(event: StoryCluster) -> None:
+            got.append(event)
+
+        events = [e for _, e in stream_events()]
+
+        async def wait_for_all(wait_s: float = 60) -> dict[str, StoryCluster]:
+            deadline = asyncio.get_running_loop().time() + wait_s
+            while asyncio.get_running_loop().time() < deadline:
+                latest = Collected()
+                latest.events = list(got)
+                members = [a for ids in stories_of(latest.latest()).values() for a in ids]
+                if sorted(members) == sorted(e.article_id for e in events):
+                    return latest.latest()
+                await asyncio.sleep(0.2)
+            raise AssertionError(f"not every article reached a story: {len(got)} events")
+
+        async with service, reader:
+            service.context.set_global("pipeline", pipeline)
+            await service.start()
+            await reader.start()
+            for e in events:
+                await service.publish(e, source, key=e.article_id.encode())
+            first = await wait_for_all()
+            for e in events:  # every message delivered a second time
+                await service.publish(e, source, key=e.article_id.encode())
+            await asyncio.sleep(3)
+            second = await wait_for_all()
+
+        assert {s: e.version for s, e in second.items()} == {s: e.version for s, e in first.items()}
+        assert len(stories_of(second)) == 3
+        assert await mongo_db.memberships.count_documents({}) == len(events)
