@@ -33,13 +33,13 @@ def get(url: str) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
-def wait_status(url: str, status: int, timeout: float = 45.0) -> tuple[int, str]:
+def wait_status(url: str, status: int, timeout: float = 45.0, contains: str = "") -> tuple[int, str]:
     deadline = time.monotonic() + timeout
     last: tuple[int, str] = (0, "")
     while time.monotonic() < deadline:
         try:
             last = get(url)
-            if last[0] == status:
+            if last[0] == status and contains in last[1].replace('":"', '": "'):
                 return last
         except OSError:
             pass
@@ -100,7 +100,8 @@ class TestServiceProcesses:
         }
         proc = serve("summarize", port, env, tmp_path / "summarize.log")
         try:
-            status, body = wait_status(f"http://127.0.0.1:{port}/readyz", 503)
+            # starting up, Kafka may not answer yet either: wait until only the store is missing
+            status, body = wait_status(f"http://127.0.0.1:{port}/readyz", 503, contains='"kafka": "ok"')
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
