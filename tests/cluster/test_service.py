@@ -163,6 +163,42 @@ class TestPipeline:
             assert set(event.member_ids) <= set(latest[sid].member_ids)
         assert sum(len(ids) for ids in stories_of(latest).values()) == len(events)
 
+    async def test_replay_of_an_article_whose_story_was_evicted_keeps_its_story(
+        self, pipeline_factory, mongo_db
+    ):
+        out = Collected()
+        pipeline = await pipeline_factory(out)
+        events = [e for _, e in stream_events()]
+        await pipeline.process(events)
+        stored = {d["_id"]: d["story_id"] async for d in mongo_db.memberships.find()}
+        later = make_raw_article(
+            url="https://later.example.com/x",
+            title="Unrelated later news about a budget vote",
+            published_at=T0 + timedelta(days=5),
+        )
+        await pipeline.process([later])  # the stream moves on: the first stories leave the window
+        assert pipeline.clusterer.story_of(events[0].article_id) is None
+        versions = await mongo_db.story_versions.count_documents({})
+
+        out.events.clear()
+        await pipeline.process(events[:3])
+
+        assert {d["_id"]: d["story_id"] async for d in mongo_db.memberships.find()} == stored | {
+            later.article_id: stored.get(later.article_id, pipeline.clusterer.story_of(later.article_id))
+        }
+        assert await mongo_db.story_versions.count_documents({}) == versions
+        assert {e.story_id for e in out.events} == {stored[e.article_id] for e in events[:3]}
+
+    async def test_restart_restores_the_word_statistics(self, pipeline_factory, mongo_db):
+        first = await pipeline_factory(Collected(), "edge1")
+        await first.process([e for _, e in stream_events()])
+        assert await mongo_db.engine_state.count_documents({"_id": "doc_freq"}) == 1
+
+        restarted = await pipeline_factory(Collected(), "edge2")
+        await restarted.restore(timedelta(hours=36))
+
+        assert restarted.clusterer.df.n_docs == first.clusterer.df.n_docs
+
 
 @pytest.mark.mongo
 class TestHandler:

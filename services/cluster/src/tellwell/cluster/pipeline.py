@@ -27,6 +27,7 @@ from tellwell.common.events import ChangeKind, RawArticle, RelatedStory, StoryCl
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[StoryCluster]], Awaitable[None]]
+STATS_EVERY = timedelta(seconds=30)  # word statistics are saved this often (restore approximates the gap)
 DECISIONS = Counter("tellwell_cluster_assignments_total", "Article assignments", ["kind"])
 
 
@@ -58,23 +59,41 @@ class ClusterPipeline:
         self.publish = publish
         self.versions: dict[str, int] = {}
         self.stream_time = datetime.min.replace(tzinfo=UTC)
+        self.stats_saved_at = datetime.min.replace(tzinfo=UTC)
 
     async def restore(self, window: timedelta) -> int:
-        """Rebuild the engine's active stories from the newest stored versions."""
-        docs = await repo.latest_versions(self.db, datetime.now(UTC) - window)
+        """Rebuild the engine from the stored stories active in the window before the newest one,
+        and the running word statistics."""
+        newest = await repo.newest_story_time(self.db)
+        if newest is None:
+            return 0
+        self.stream_time = newest
+        docs = await repo.latest_versions(self.db, newest - window)
         self.versions = {d["story_id"]: d["version"] for d in docs}
         live = [json.loads(d["state"]) for d in docs if not d.get("merged_into")]
+        if (stats := await repo.load_stats(self.db)) is not None:
+            live.append(json.loads(stats))
         self.clusterer.restore(live)
-        return len(live)
+        return len(docs)
 
     async def process(self, events: Sequence[RawArticle]) -> list[StoryCluster]:
         articles = [article_in(e) for e in events]
         known = {a.article_id for a in articles if self.clusterer.story_of(a.article_id) is not None}
-        assignments = await self.clusterer.assign(articles)
+        # Articles older than the active window may belong to a story the engine has evicted:
+        # the store knows, and a replay of one must not start a second story for it.
+        window = self.clusterer.params.window
+        old = [
+            a.article_id
+            for a in articles
+            if a.article_id not in known and a.published_at + window < self.stream_time
+        ]
+        evicted = await repo.memberships_of(self.db, old) if old else {}
+        replayed: set[str] = set(evicted.values())
+        articles = [a for a in articles if a.article_id not in evicted]
+        assignments = await self.clusterer.assign(articles) if articles else []
         merges = self.clusterer.take_merges()
 
         changes: dict[str, Change] = {}
-        replayed: set[str] = set()
         for a in assignments:
             if a.article_id in known:
                 replayed.add(self.clusterer.story_of(a.article_id) or a.story_id)
@@ -99,6 +118,9 @@ class ClusterPipeline:
             versions.append(self._version_doc(event, change))
         memberships = [self._membership(a, now) for a in assignments if a.article_id not in known]
         await repo.save(self.db, memberships, versions)
+        if changes and now - self.stats_saved_at >= STATS_EVERY:  # large: not on every batch
+            await repo.save_stats(self.db, json.dumps(self.clusterer.snapshot_stats()))
+            self.stats_saved_at = now
 
         for story_id in replayed - set(changes):  # a redelivered batch: re-emit what is stored
             if (stored := await repo.story_version(self.db, story_id)) is not None:

@@ -46,6 +46,28 @@ async def latest_versions(db: DB, since: datetime) -> list[Doc]:
     return list(newest.values())
 
 
+async def memberships_of(db: DB, article_ids: Sequence[str]) -> dict[str, str]:
+    """Story of each of these articles that was ever assigned (article id -> story id)."""
+    cursor = db.memberships.find({"_id": {"$in": list(article_ids)}}, {"story_id": 1})
+    return {d["_id"]: d["story_id"] async for d in cursor}
+
+
+async def newest_story_time(db: DB) -> datetime | None:
+    cursor = db.story_versions.find({}, {"last_published_at": 1}).sort("last_published_at", -1).limit(1)
+    return next(iter([d["last_published_at"] async for d in cursor]), None)
+
+
+async def save_stats(db: DB, stats_json: str) -> None:
+    await db.engine_state.replace_one(
+        {"_id": "doc_freq"}, {"_id": "doc_freq", "json": stats_json}, upsert=True
+    )
+
+
+async def load_stats(db: DB) -> str | None:
+    doc = await db.engine_state.find_one({"_id": "doc_freq"})
+    return doc["json"] if doc else None
+
+
 async def membership(db: DB, article_id: str) -> Doc | None:
     return await db.memberships.find_one({"_id": article_id})
 
