@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -29,7 +29,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tellwell.common.observability import Check
 from tellwell.common.settings import KafkaSettings
@@ -194,6 +194,15 @@ def make_broker(
         ],
         **kwargs,
     )
+
+
+async def publish_keyed(
+    broker: KafkaBroker, topic: str, events: Sequence[BaseModel], key: Callable[[Any], str]
+) -> None:
+    """Publish a batch keyed per event (so each key keeps its order) without waiting message by
+    message, then wait until Kafka has acknowledged every one."""
+    pending = [await broker.publish(e, topic, key=key(e).encode(), no_confirm=True) for e in events]
+    await asyncio.gather(*pending)
 
 
 def consumer_options(group_id: str) -> dict[str, Any]:

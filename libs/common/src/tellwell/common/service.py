@@ -25,7 +25,7 @@ from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker, KafkaRouter
 
 from tellwell.common.kafka import broker_check, make_broker
-from tellwell.common.mongo import make_mongo_client
+from tellwell.common.mongo import make_mongo_client, mongo_check
 from tellwell.common.observability import Check, configure_logging, http_routes
 from tellwell.common.settings import QdrantSettings, ServiceSettings
 from tellwell.common.vectors import make_vector_index
@@ -43,7 +43,7 @@ class Resources:
     async def check_mongo(self) -> None:
         if self.mongo is None:
             raise ConnectionError("not started")
-        await self.mongo.admin.command("ping")
+        await mongo_check(self.mongo)()
 
     async def check_index(self) -> None:
         if self.index is None:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from tellwell.cluster.pipeline import ClusterPipeline, Publish
 from tellwell.common.events import RawArticle, StoryCluster
-from tellwell.common.kafka import consumer_options, dead_letter, records_of
+from tellwell.common.kafka import consumer_options, dead_letter, publish_keyed, records_of
 from tellwell.common.topics import Topic
 
 GROUP = "cluster"
@@ -45,10 +45,9 @@ def make_router(
 
 
 def kafka_publisher(broker: KafkaBroker, topic: str = Topic.story_cluster) -> Publish:
-    """Publish a batch's story events keyed by story id; wait for every acknowledgement."""
+    """``story.cluster`` keyed by story id."""
 
     async def publish(events: Sequence[StoryCluster]) -> None:
-        for event in events:
-            await broker.publish(event, topic, key=event.story_id.encode())
+        await publish_keyed(broker, topic, events, key=lambda e: e.story_id)
 
     return publish

@@ -11,9 +11,10 @@ import codecs
 import io
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -392,19 +393,36 @@ def _codec(label: str | None) -> str | None:
     return name
 
 
-def _published_at(tree: Any) -> datetime | None:
-    for expression in (
-        '//meta[@property="article:published_time"]/@content',
-        '//meta[@itemprop="datePublished"]/@content',
-        '//*[@itemprop="datePublished"]/@datetime',
-        "//article//time/@datetime",
-        "//time/@datetime",
-    ):
+T = TypeVar("T")
+
+
+def _first_xpath(tree: Any, expressions: tuple[str, ...], convert: Callable[[str], T | None]) -> T | None:
+    """The first value, in the order of ``expressions``, that ``convert`` accepts."""
+    for expression in expressions:
         for value in tree.xpath(expression):
-            parsed = _parse_datetime(str(value))
-            if parsed is not None:
-                return parsed
+            converted = convert(str(value))
+            if converted is not None:
+                return converted
     return None
+
+
+_DATE_XPATHS = (
+    '//meta[@property="article:published_time"]/@content',
+    '//meta[@itemprop="datePublished"]/@content',
+    '//*[@itemprop="datePublished"]/@datetime',
+    "//article//time/@datetime",
+    "//time/@datetime",
+)
+_LANGUAGE_XPATHS = (
+    "/html/@lang",
+    '/html/@*[name()="xml:lang"]',
+    '//meta[translate(@http-equiv, "CONTENT-LANGUAGE", "content-language")="content-language"]/@content',
+    '//meta[@property="og:locale"]/@content',
+)
+
+
+def _published_at(tree: Any) -> datetime | None:
+    return _first_xpath(tree, _DATE_XPATHS, _parse_datetime)
 
 
 def _parse_datetime(value: str | None) -> datetime | None:
@@ -420,17 +438,7 @@ def _parse_datetime(value: str | None) -> datetime | None:
 
 
 def _page_language(tree: Any) -> str | None:
-    for expression in (
-        "/html/@lang",
-        '/html/@*[name()="xml:lang"]',
-        '//meta[translate(@http-equiv, "CONTENT-LANGUAGE", "content-language")="content-language"]/@content',
-        '//meta[@property="og:locale"]/@content',
-    ):
-        for value in tree.xpath(expression):
-            language = _language(str(value))
-            if language is not None:
-                return language
-    return None
+    return _first_xpath(tree, _LANGUAGE_XPATHS, _language)
 
 
 def _canonical_url(tree: Any, url: str) -> str | None:

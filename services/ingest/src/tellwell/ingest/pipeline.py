@@ -14,7 +14,6 @@ Every path in — push API, JSONL import, feed polling — goes through ``Ingest
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections import defaultdict
@@ -27,6 +26,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
 from tellwell.common.events import RawArticle
+from tellwell.common.kafka import publish_keyed
 from tellwell.common.topics import Topic
 from tellwell.ingest import repository as repo
 from tellwell.ingest.domain import CopyCandidate, Prepared, pick_origin
@@ -40,14 +40,10 @@ Publish = Callable[[Sequence[RawArticle]], Awaitable[None]]
 
 
 def kafka_publisher(broker: KafkaBroker) -> Publish:
-    """Publish a batch without waiting message by message, then wait for every acknowledgement."""
+    """``raw.article`` keyed by article id."""
 
     async def publish(events: Sequence[RawArticle]) -> None:
-        pending = [
-            await broker.publish(e, Topic.raw_article.value, key=e.article_id.encode(), no_confirm=True)
-            for e in events
-        ]
-        await asyncio.gather(*pending)
+        await publish_keyed(broker, Topic.raw_article, events, key=lambda e: e.article_id)
 
     return publish
 
