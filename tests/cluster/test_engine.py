@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tellwell.cluster.domain import Params
-from tellwell.cluster.embed import Encoder, HashEncoder
 from tellwell.cluster.engine import ArticleIn, Clusterer
+from tellwell.common.embed import Encoder, HashEncoder
 from tellwell.common.vectors import EdgeIndex
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

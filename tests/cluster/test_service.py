@@ -11,10 +11,10 @@ from faststream.kafka import TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 
-from tellwell.cluster.embed import Encoder
 from tellwell.cluster.engine import Clusterer
 from tellwell.cluster.handlers import make_router
 from tellwell.cluster.pipeline import ClusterPipeline
+from tellwell.common.embed import Encoder
 from tellwell.common.events import ChangeKind, StoryCluster
 from tellwell.common.kafka import consumer_options, make_broker
 from tellwell.common.settings import KafkaSettings

@@ -120,10 +120,20 @@ class RawArticle(Event):
 
 
 class RelatedStory(Model):
-    """A story near but below the join threshold."""
+    """A story near but below the join threshold.
+
+    Cluster sets ``story_id`` and ``score``; score fills the display fields from the related
+    story's current view (absent until that story has a view).
+    """
 
     story_id: str
     score: float = Field(ge=-1.0, le=1.0)
+    title: str | None = None
+    summary: str | None = Field(default=None, description="The related story's first summary sentence.")
+    confidence: float | None = Field(default=None, ge=0.0, le=100.0)
+    source_count: int | None = Field(default=None, ge=0)
+    category: Category | None = None
+    last_published_at: AwareDatetime | None = None
 
 
 class StoryCluster(Event):
@@ -205,6 +215,14 @@ class StorySummary(Event):
     perspectives: list[Perspective] = Field(default_factory=list)
     missing: list[Gap] = Field(default_factory=list)
     method: str = Field(description="How the text was made, e.g. 'extractive-v1'.")
+    member_ids: list[str] = Field(
+        default_factory=list, description="The members of the summarised cluster version, oldest first."
+    )
+    merged_into: str | None = Field(default=None, description="Set when the story was absorbed.")
+    language: str = "und"
+    first_published_at: AwareDatetime | None = None
+    last_published_at: AwareDatetime | None = None
+    related: list[RelatedStory] = Field(default_factory=list, description="As clustering left them.")
 
 
 # ---------------------------------------------------------------- story.scored

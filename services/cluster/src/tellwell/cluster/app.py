@@ -11,11 +11,11 @@ from faststream import ContextRepo
 from faststream.asgi import AsgiFastStream
 
 from tellwell.cluster import repository as repo
-from tellwell.cluster.embed import Encoder
 from tellwell.cluster.engine import Clusterer
 from tellwell.cluster.handlers import kafka_publisher, make_router
 from tellwell.cluster.pipeline import ClusterPipeline
 from tellwell.cluster.settings import Settings, settings
+from tellwell.common.embed import Encoder
 from tellwell.common.kafka import broker_check, make_broker
 from tellwell.common.mongo import make_mongo_client, mongo_check
 from tellwell.common.observability import configure_logging, http_routes

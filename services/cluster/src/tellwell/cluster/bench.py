@@ -23,8 +23,8 @@ import numpy as np
 import typer
 
 from tellwell.cluster.domain import Params
-from tellwell.cluster.embed import Encoder, TextEncoder
 from tellwell.cluster.engine import ArticleIn, Clusterer
+from tellwell.common.embed import Encoder, TextEncoder
 from tellwell.common.vectors import EdgeIndex
 
 # ---------------------------------------------------------------- metrics

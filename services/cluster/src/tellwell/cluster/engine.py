@@ -41,8 +41,8 @@ from tellwell.cluster.domain import (
     story_terms,
     threshold_for,
 )
-from tellwell.cluster.embed import TextEncoder
 from tellwell.cluster.features import ArticleFeatures, DocFreq, clean, term_weight, weighted
+from tellwell.common.embed import TextEncoder
 from tellwell.common.vectors import VectorIndex, VectorPoint, Where
 
 DEFAULT_PARAMS = Params()

@@ -1,0 +1,69 @@
+"""The story read model: one ``story_views`` document per story, written by **score** only.
+
+The gateway serves these documents; other services never write them. A document holds the flat
+fields the feed filters and sorts on, and the whole view as the JSON of a ``StoryScored`` event in
+``view`` (a string: the MongoDB-wire server we run locally cannot store nested arrays, and the
+gateway serves pre-serialised bytes anyway).
+
+An absorbed story keeps a document with ``merged_into`` set, so an old link finds its survivor.
+
+Example::
+
+    doc = view_document(scored, updated_at=utcnow())
+    await db[STORY_VIEWS].replace_one({"_id": doc["_id"]}, doc, upsert=True)   # version-checked
+    scored_again = view_from_document(doc)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tellwell.common.events import StoryScored
+
+STORY_VIEWS = "story_views"
+
+#: The indexes the feed queries use, as (name, keys) pairs for ``create_index``.
+STORY_VIEW_INDEXES: list[tuple[str, list[tuple[str, int]]]] = [
+    ("feed_new", [("last_published_at", -1)]),
+    ("feed_hot", [("hotness", -1)]),
+    ("by_category", [("category", 1), ("last_published_at", -1)]),
+    ("by_update", [("updated_at", -1)]),
+]
+
+
+def view_document(view: StoryScored, *, updated_at: datetime) -> dict[str, Any]:
+    """The ``story_views`` document of a story view."""
+    lean = view.lean
+    return {
+        "_id": view.story_id,
+        "version": view.version,
+        "cluster_version": view.cluster_version,
+        "merged_into": view.merged_into,
+        "category": view.category.value,
+        "language": view.language,
+        "title": view.title,
+        "summary_text": " ".join(sentence.text for sentence in view.summary),
+        "confidence": view.confidence.value,
+        "hotness": view.hotness,
+        "lean_left": lean.left,
+        "lean_center": lean.center,
+        "lean_right": lean.right,
+        "lean_unrated": lean.unrated,
+        "blindspot": view.blindspot.side if view.blindspot else None,
+        "sources": sorted({article.source for article in view.articles}),
+        "source_count": view.source_count,
+        "article_count": view.article_count,
+        "first_published_at": view.first_published_at,
+        "last_published_at": view.last_published_at,
+        "updated_at": updated_at,
+        "view": view.model_dump_json(),
+    }
+
+
+def view_from_document(doc: dict[str, Any]) -> StoryScored:
+    """The ``StoryScored`` a ``story_views`` document holds."""
+    return StoryScored.model_validate_json(doc["view"])
+
+
+__all__ = ["STORY_VIEWS", "STORY_VIEW_INDEXES", "view_document", "view_from_document"]
