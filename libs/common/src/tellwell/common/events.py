@@ -246,6 +246,10 @@ class IndependentReport(Model):
     credibility: float = Field(ge=0.0, le=1.0, description="Weight from the source's factuality.")
     primary: bool = Field(default=False, description="The report is the primary source itself.")
     supports: list[int] = Field(default_factory=list, description="Indexes into Confidence.claims.")
+    contradicts: list[int] = Field(
+        default_factory=list,
+        description="Indexes into Confidence.claims that the report states differently (e.g. other figures).",
+    )
 
 
 class Confidence(Model):
