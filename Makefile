@@ -19,6 +19,7 @@ $(UV):
 install: $(UV) ## Install Python packages (uv.lock), Kafka's jars and the FerretDB build
 	$(UV) sync --locked --all-packages
 	bash deploy/local/stack.sh install
+	bash deploy/local/browser.sh install
 
 demo: install ## Start Kafka, FerretDB and the five services; Ctrl-C stops them
 	$(UV) run tellwell up
