@@ -8,17 +8,24 @@ Example::
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tellwell.common.events import (
+    ArticleRef,
     Category,
     ChangeKind,
+    CollapsedArticle,
     Confidence,
+    Gap,
+    GapKind,
     GroundedSentence,
     IndependentReport,
+    Lean,
     LeanDistribution,
+    Perspective,
     RawArticle,
+    RelatedStory,
     StoryCluster,
     StoryScored,
     StorySummary,
@@ -79,37 +86,132 @@ def make_story_summary(**overrides: Any) -> StorySummary:
 
 
 def make_story_scored(**overrides: Any) -> StoryScored:
-    summary = make_story_summary()
+    """A real-shaped story view: five outlets across the spectrum (one a wire copy), perspectives,
+    gaps, a confidence breakdown and a related story. Every field can be overridden."""
+    story_id = overrides.get("story_id", "story-1")
+    published = overrides.get("last_published_at", T0)
+    outlets = [  # (article id, domain, name, lean, headline)
+        ("a1", "reuters.com", "Reuters", Lean.center, "Magnitude 7.1 earthquake hits central Chile"),
+        ("a2", "apnews.com", "AP News", Lean.center, "Strong quake shakes central Chile, officials say"),
+        ("a3", "bbc.co.uk", "BBC News", Lean.center, "Chile earthquake: buildings damaged in Santiago"),
+        ("a4", "theguardian.com", "The Guardian", Lean.lean_left, "Chile hit by 7.1 quake as aid is sent"),
+        ("a5", "foxnews.com", "Fox News", Lean.right, "Powerful earthquake rocks Chile"),
+    ]
+    articles = [
+        ArticleRef(
+            article_id=aid,
+            url=f"https://www.{domain}/world/chile-earthquake-{aid}",
+            title=headline,
+            source=domain,
+            source_name=name,
+            lean=lean,
+            published_at=published - timedelta(minutes=10 * (len(outlets) - i)),
+            copy_of="a1" if aid == "a2" else None,
+        )
+        for i, (aid, domain, name, lean, headline) in enumerate(outlets)
+    ]
+    summary = [
+        GroundedSentence(
+            text="A magnitude 7.1 earthquake struck central Chile on Monday.", article_ids=["a1"]
+        ),
+        GroundedSentence(
+            text="Buildings were damaged in Santiago and two people were injured, officials said.",
+            article_ids=["a3", "a4"],
+        ),
+    ]
+    body = [
+        summary,
+        [
+            GroundedSentence(
+                text="The quake hit at a depth of 30 km, the US Geological Survey said.", article_ids=["a1"]
+            ),
+            GroundedSentence(
+                text="Aid agencies said they were sending teams to the region.", article_ids=["a4"]
+            ),
+        ],
+    ]
+    claims = [s.text for s in summary]
+    reports = [
+        IndependentReport(
+            report_id="a1",
+            article_ids=["a1", "a2"],
+            sources=["reuters.com", "apnews.com"],
+            credibility=0.95,
+            supports=[0, 1],
+        ),
+        IndependentReport(
+            report_id="a3", article_ids=["a3"], sources=["bbc.co.uk"], credibility=0.85, supports=[0, 1]
+        ),
+        IndependentReport(
+            report_id="a4", article_ids=["a4"], sources=["theguardian.com"], credibility=0.85, supports=[0, 1]
+        ),
+        IndependentReport(
+            report_id="a5", article_ids=["a5"], sources=["foxnews.com"], credibility=0.4, supports=[0]
+        ),
+    ]
     fields: dict[str, Any] = {
         "producer": "score",
-        "story_id": summary.story_id,
+        "story_id": story_id,
         "version": 1,
         "cluster_version": 1,
-        "title": summary.title,
-        "summary": summary.summary,
-        "body": summary.body,
-        "category": summary.category,
+        "title": "Earthquake of magnitude 7.1 hits central Chile",
+        "summary": summary,
+        "body": body,
+        "category": Category.world,
+        "language": "en",
+        "perspectives": [
+            Perspective(
+                source=a.source,
+                source_name=a.source_name,
+                lean=a.lean,
+                article_id=a.article_id,
+                url=a.url,
+                text=f"{a.source_name} led with: {a.title}.",
+            )
+            for a in articles
+            if a.copy_of is None
+        ],
+        "missing": [
+            Gap(kind=GapKind.lean_not_covering, text="No left-leaning source covered this story."),
+            Gap(
+                kind=GapKind.single_source_claim,
+                text="Only The Guardian reports that aid is being sent.",
+                article_ids=["a4"],
+            ),
+        ],
         "confidence": Confidence(
-            value=60.0,
+            value=78.0,
             method="corroboration-v1",
-            claims=[summary.summary[0].text],
-            reports=[
-                IndependentReport(
-                    report_id="a1",
-                    article_ids=["a1"],
-                    sources=["example.com"],
-                    credibility=0.6,
-                    supports=[0],
-                )
-            ],
-            single_source=True,
+            claims=claims,
+            reports=reports,
+            collapsed=[CollapsedArticle(article_id="a2", into_report="a1", reason="copy")],
+            explanation="4 independent reports from 5 sources; 1 wire copy collapsed.",
         ),
-        "lean": LeanDistribution(left=0.0, center=1.0, right=0.0, unrated=0),
-        "source_count": 1,
-        "article_count": 1,
+        "lean": LeanDistribution(
+            left=0.25,
+            center=0.5,
+            right=0.25,
+            unrated=0,
+            counts={Lean.center: 2, Lean.lean_left: 1, Lean.right: 1},
+        ),
+        "source_count": 5,
+        "article_count": 5,
         "hotness": 1.0,
-        "first_published_at": T0,
-        "last_published_at": T0,
+        "first_published_at": articles[0].published_at,
+        "last_published_at": published,
+        "articles": articles,
+        "related": [
+            RelatedStory(
+                story_id="story-related",
+                score=0.61,
+                title="Aftershocks rattle Chile's capital",
+                summary="Several aftershocks followed Monday's quake.",
+                confidence=55.0,
+                source_count=2,
+                category=Category.world,
+                last_published_at=published,
+            ),
+        ],
     }
     fields.update(overrides)
     return StoryScored(**fields)
