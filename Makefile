@@ -22,7 +22,7 @@ install: $(UV) ## Install Python packages (uv.lock), Kafka's jars and the Ferret
 	bash deploy/local/browser.sh install
 
 demo: install ## Start Kafka, FerretDB and the five services; Ctrl-C stops them
-	$(UV) run tellwell up
+	$(UV) run tellwell demo
 
 up: install ## Start the local stack (Kafka + FerretDB) and create the topics
 	$(UV) run tellwell infra up

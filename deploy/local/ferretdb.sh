@@ -6,7 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 MONGO_PORT="${MONGO_PORT:-27017}"
 BIN="$LOCAL/bin/ferretdb-$FERRETDB_VERSION"
-DATA="$LOCAL/data/ferretdb"
+DATA="$STATE/data/ferretdb"
 PIDFILE="$RUN/ferretdb.pid"
 
 install() {
@@ -38,10 +38,10 @@ up() {
   if pid_alive "$PIDFILE"; then info "FerretDB already running (pid $(cat "$PIDFILE"), port $MONGO_PORT)"; return 0; fi
   install
   port_open 127.0.0.1 "$MONGO_PORT" && die "port $MONGO_PORT is taken by another process: set MONGO_PORT"
-  mkdir -p "$DATA" "$LOCAL/data/ferretdb-state"
+  mkdir -p "$DATA" "$STATE/data/ferretdb-state"
   info "starting FerretDB $FERRETDB_VERSION (SQLite) on 127.0.0.1:$MONGO_PORT"
   setsid "$BIN" --handler=sqlite --sqlite-url="file:$DATA/" --listen-addr="127.0.0.1:$MONGO_PORT" \
-    --state-dir="$LOCAL/data/ferretdb-state" --telemetry=disable --debug-addr=- --log-level=warn \
+    --state-dir="$STATE/data/ferretdb-state" --telemetry=disable --debug-addr=- --log-level=warn \
     >"$LOGS/ferretdb.log" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   if ! wait_for 30 "FerretDB" ready; then

@@ -9,8 +9,8 @@ KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP="${KAFKA_HEAP:-768m}"
 HOME_DIR="$LOCAL/kafka-$KAFKA_VERSION"
-DATA="$LOCAL/data/kafka"
-CONF="$LOCAL/kafka/server.properties"
+DATA="$STATE/data/kafka"
+CONF="$STATE/kafka/server.properties"
 PIDFILE="$RUN/kafka.pid"
 
 check_java() {

@@ -1,11 +1,14 @@
 # Shared helpers for the deploy/local scripts (sourced, not run).
-# Everything lives under $TELLWELL_LOCAL (default: <repo>/.local): downloads, builds, data, logs, pids.
+# Downloads and builds live under $TELLWELL_LOCAL (default: <repo>/.local); a running stack's data,
+# logs and pids under $TELLWELL_STATE (default: the same folder). A second, private stack (the
+# end-to-end and fault tests start one) sets TELLWELL_STATE and its own ports and shares the builds.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LOCAL="${TELLWELL_LOCAL:-$REPO_ROOT/.local}"
-LOGS="$LOCAL/logs"
-RUN="$LOCAL/run"
+STATE="${TELLWELL_STATE:-$LOCAL}"
+LOGS="$STATE/logs"
+RUN="$STATE/run"
 mkdir -p "$LOCAL" "$LOGS" "$RUN"
 
 die() { echo "error: $*" >&2; exit 1; }

@@ -13,13 +13,15 @@ import signal
 import subprocess
 import sys
 import time
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from tellwell.cli.pipeline import bench_pipeline
+from tellwell.cli.procs import DEFAULT_PORTS, LocalStack, Service, ServiceProcs, repo_root, service_command
 from tellwell.common.kafka import ensure_topics
 from tellwell.common.settings import KafkaSettings
 
@@ -35,33 +37,6 @@ bench = typer.Typer(help="Benchmarks: each prints one JSON line.", no_args_is_he
 app.add_typer(infra, name="infra")
 app.add_typer(contract, name="contract")
 app.add_typer(bench, name="bench")
-
-
-class Service(StrEnum):
-    ingest = "ingest"
-    cluster = "cluster"
-    summarize = "summarize"
-    score = "score"
-    gateway = "gateway"
-
-
-DEFAULT_PORTS = {
-    Service.gateway: 8000,
-    Service.ingest: 8001,
-    Service.cluster: 8002,
-    Service.summarize: 8003,
-    Service.score: 8004,
-}
-
-
-def repo_root() -> Path:
-    """The checkout this CLI runs from (``TELLWELL_ROOT`` overrides)."""
-    if root := os.environ.get("TELLWELL_ROOT"):
-        return Path(root)
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "deploy" / "local" / "stack.sh").exists():
-            return parent
-    raise typer.BadParameter("cannot find deploy/local: run from a TellWell checkout or set TELLWELL_ROOT")
 
 
 def fail(message: str) -> typer.Exit:
@@ -104,22 +79,6 @@ def infra_install() -> None:
         raise fail("installing the local stack failed (logs in .local/logs/)")
 
 
-def service_command(service: Service, host: str, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        f"tellwell.{service.value}.app:app",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--timeout-graceful-shutdown",
-        "20",
-    ]
-
-
 @app.command()
 def serve(
     service: Annotated[Service, typer.Argument(help="Which service to run.")],
@@ -131,74 +90,130 @@ def serve(
     os.execv(command[0], command)
 
 
-def wait_ready(url: str, timeout_s: float) -> bool:
-    import urllib.error
-    import urllib.request
+DEMO_CORPUS = Path(__file__).parent / "data" / "demo.jsonl"
 
+
+def shifted_corpus(source: Path, out: Path, newest_age: timedelta = timedelta(minutes=5)) -> int:
+    """Copy a JSONL stream with its ``published_at`` times moved so that the newest is recent."""
+    rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    stamps = [datetime.fromisoformat(r["published_at"].replace("Z", "+00:00")) for r in rows]
+    shift = datetime.now(UTC) - newest_age - max(stamps)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as handle:
+        for row, stamp in zip(rows, stamps, strict=True):
+            row["published_at"] = (stamp + shift).isoformat()
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return len(rows)
+
+
+def tellwell_cli(*args: str) -> int:
+    """Run another ``tellwell`` command (a service's plugin) as a child process."""
+    return subprocess.call([sys.executable, "-c", "from tellwell.cli.main import main; main()", *args])
+
+
+async def story_view_counts() -> tuple[int, int]:
+    """(live story views, articles in them) in the configured database."""
+    from tellwell.common.mongo import make_mongo_client
+    from tellwell.common.settings import MongoSettings
+    from tellwell.common.views import STORY_VIEWS
+
+    settings = MongoSettings()
+    client = make_mongo_client(settings)
+    try:
+        views = client[settings.database][STORY_VIEWS]
+        docs = [d async for d in views.find({"merged_into": None}, {"article_count": 1})]
+        return len(docs), sum(int(d.get("article_count") or 0) for d in docs)
+    finally:
+        await client.close()
+
+
+def show_progress(expected_articles: int, timeout_s: float = 120.0) -> None:
+    """Print the growing number of story views until the corpus is in or the time is up."""
     deadline = time.monotonic() + timeout_s
+    last: tuple[int, int] = (-1, -1)
+    stable_since = time.monotonic()
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
-    return False
+        counts = asyncio.run(story_view_counts())
+        if counts != last:
+            typer.echo(f"  {counts[0]} stories on the feed, covering {counts[1]} articles")
+            last, stable_since = counts, time.monotonic()
+        if counts[1] >= expected_articles or (counts[0] and time.monotonic() - stable_since > 20):
+            return
+        time.sleep(2)
 
 
 @app.command()
 def up(
     host: Annotated[str, typer.Option(help="Interface for the services' HTTP sides.")] = "127.0.0.1",
-    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for each service's /readyz.")] = 60.0,
+    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for each service's /readyz.")] = 120.0,
+    demo: Annotated[bool, typer.Option(help="Import the bundled demo corpus once everything is up.")] = False,
+    feeds: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Import this feed list and poll it.")
+    ] = None,
 ) -> None:
     """Start the local stack and all five services as separate processes; Ctrl-C stops them."""
-    started_infra = stack("status") != 0
+    local = LocalStack()
+    started_infra = not local.is_up()
     infra_up()
-    logs = repo_root() / ".local" / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    procs: dict[Service, subprocess.Popen[bytes]] = {}
-
-    def stop_all(*_: object) -> None:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=25)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
     def on_sigterm(*_: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        for service in Service:
-            with open(logs / f"{service.value}.log", "ab") as log_file:
-                procs[service] = subprocess.Popen(
-                    service_command(service, host, DEFAULT_PORTS[service]),
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                )
-        for service, proc in procs.items():
-            url = f"http://{host}:{DEFAULT_PORTS[service]}/readyz"
-            if not wait_ready(url, ready_timeout):
-                state = "exited" if proc.poll() is not None else "not ready"
-                raise fail(f"{service.value} {state} (see .local/logs/{service.value}.log)")
-            typer.echo(f"  {service.value:<10} ready  {url}")
-        gateway = f"http://{host}:{DEFAULT_PORTS[Service.gateway]}/"
-        typer.secho(f"\nTellWell is up. Gateway: {gateway}  (Ctrl-C stops it)", fg=typer.colors.GREEN)
-        while all(p.poll() is None for p in procs.values()):
-            time.sleep(0.5)
-        dead = [s.value for s, p in procs.items() if p.poll() is not None]
-        raise fail(f"service(s) exited: {', '.join(dead)} (see .local/logs/)")
+        with ServiceProcs(env={}, logs=local.logs, host=host) as procs:
+            for service in Service:
+                procs.start(service, port=DEFAULT_PORTS[service])
+            try:
+                procs.wait_ready(ready_timeout)
+            except RuntimeError as exc:
+                raise fail(str(exc)) from None
+            for proc in procs.procs.values():
+                typer.echo(f"  {proc.name:<10} ready  {proc.url}/readyz")
+            if demo or feeds:
+                if tellwell_cli("sources", "import") != 0:
+                    raise fail("importing the source registry failed")
+            if feeds:
+                if tellwell_cli("feeds", "import", str(feeds)) != 0:
+                    raise fail(f"importing the feed list {feeds} failed")
+                typer.echo("polling the feeds (ingest's poller; progress in .local/logs/ingest.log)")
+            gateway = f"http://{host}:{DEFAULT_PORTS[Service.gateway]}/"
+            if demo:
+                corpus = repo_root() / ".local" / "demo" / "demo.jsonl"
+                count = shifted_corpus(DEMO_CORPUS, corpus)
+                typer.echo(f"importing the demo corpus: {count} real headlines (UCI News Aggregator)")
+                if tellwell_cli("import", str(corpus)) != 0:
+                    raise fail("importing the demo corpus failed")
+                typer.echo(f"stories appear on {gateway} as the pipeline works:")
+                show_progress(count)
+            typer.secho(f"\nTellWell is up. Open {gateway}  (Ctrl-C stops it)", fg=typer.colors.GREEN)
+            while not procs.dead():
+                time.sleep(0.5)
+            raise fail(f"service(s) exited: {', '.join(procs.dead())} (see .local/logs/)")
     except KeyboardInterrupt:
         typer.echo("\nstopping services ...")
     finally:
-        stop_all()
         if started_infra:
             infra_down()
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface for the services' HTTP sides.")] = "127.0.0.1",
+) -> None:
+    """`make demo`: everything up, the bundled corpus imported, the web page's URL printed."""
+    up(host=host, demo=True, feeds=None)
+
+
+@app.command("run")
+def run_feeds(
+    feeds: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="Feed list JSON ({category: [url, ...]}).")
+    ],
+    host: Annotated[str, typer.Option(help="Interface for the services' HTTP sides.")] = "127.0.0.1",
+) -> None:
+    """Everything up, polling real feeds (where the network allows) instead of the demo corpus."""
+    up(host=host, demo=False, feeds=feeds)
 
 
 @contract.command("export")
@@ -236,6 +251,9 @@ def contract_export(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     typer.echo(f"wrote {len(rendered)} files under {out}/ ({len(stale)} changed)")
+
+
+bench.command("pipeline")(bench_pipeline)
 
 
 def load_plugins() -> None:

@@ -275,17 +275,27 @@ def _prepare_all(batch: list[ArticleIn]) -> list[Prepared]:
 
 
 async def import_file(
-    path: Path, batch_size: int, progress: Callable[[int], None]
+    path: Path, batch_size: int, progress: Callable[[int], None], rate: float | None = None
 ) -> tuple[IngestResult, list[str]]:
-    """Parse and prepare the next batch on a thread while the current one is stored and published."""
+    """Parse and prepare the next batch on a thread while the current one is stored and published.
+
+    With ``rate`` (articles/s) batches of a tenth of a second's worth are paced to that rate, as a
+    live stream would arrive (the pipeline benchmark replays a stream this way).
+    """
     settings = Settings()
+    if rate:
+        batch_size = max(1, min(batch_size, round(rate / 10)))
     total, errors = IngestResult(), list[str]()
     batches = prepared_batches(path, batch_size, errors)
+    started, sent = time.monotonic(), 0
     async with ingestor(settings) as ing:
         upcoming = asyncio.create_task(asyncio.to_thread(next, batches, None))
         while (batch := await upcoming) is not None:
+            if rate:
+                await asyncio.sleep(max(0.0, started + sent / rate - time.monotonic()))
             upcoming = asyncio.create_task(asyncio.to_thread(next, batches, None))
             total.merge(await ing.ingest(batch))
+            sent += len(batch)
             progress(len(batch))
     return total, errors
 
@@ -293,11 +303,14 @@ async def import_file(
 def import_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL: one article per line.")],
     batch: Annotated[int, typer.Option(min=1, max=5000)] = 500,
+    rate: Annotated[
+        float | None, typer.Option(min=0.1, help="Articles per second (default: as fast as possible).")
+    ] = None,
 ) -> None:
     """Stream a JSONL file into the same path as the push API (stored, then raw.article)."""
     lines = sum(1 for _ in file.open(encoding="utf-8", errors="replace"))
     with typer.progressbar(length=lines, label=f"importing {file.name}", file=sys.stderr) as bar:
-        result, errors = asyncio.run(import_file(file, batch, bar.update))
+        result, errors = asyncio.run(import_file(file, batch, bar.update, rate))
     for e in errors[:20]:
         typer.echo(f"  skipped {e}", err=True)
     typer.echo(
