@@ -1,13 +1,58 @@
-"""The score service process: `tellwell serve score` or `uvicorn tellwell.score.app:app`."""
+"""The score service process: `tellwell serve score` or `uvicorn tellwell.score.app:app`.
 
+Replicas share the ``story.summary`` partitions; the version-checked view store keeps a replica
+that is late with an old version from overwriting a newer view (see ``repository.store_view``).
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from faststream import ContextRepo
 from faststream.asgi import AsgiFastStream
 
-from tellwell.common.service import build_service
+from tellwell.common.kafka import broker_check, make_broker
+from tellwell.common.mongo import make_mongo_client, mongo_check
+from tellwell.common.observability import configure_logging, http_routes
+from tellwell.score import repository as repo
+from tellwell.score.handlers import kafka_publisher, make_router
+from tellwell.score.pipeline import ScorePipeline
 from tellwell.score.settings import Settings, settings
 
 
 def create_app(config: Settings = settings) -> AsgiFastStream:
-    return build_service("score", config)
+    broker = make_broker(config.kafka, service="score")
+    broker.include_router(make_router(batch_max=config.batch_max, batch_wait_ms=config.batch_wait_ms))
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
+        configure_logging("score", config.log_level, config.log_json)
+        mongo = make_mongo_client(config.mongo)
+        db = mongo[config.mongo.database]
+        state["mongo"] = mongo
+        try:
+            await repo.ensure_indexes(db)
+            pipeline = ScorePipeline(
+                db,
+                kafka_publisher(broker),
+                config.params(),
+                concurrency=config.concurrency,
+                source_cache_s=config.source_cache_s,
+                recheck_delay_s=config.recheck_delay_ms / 1000,
+            )
+            context.set_global("pipeline", pipeline)
+            yield
+        finally:
+            await mongo.close()
+
+    async def check_mongo() -> None:
+        if "mongo" not in state:
+            raise ConnectionError("not started")
+        await mongo_check(state["mongo"])()
+
+    checks = {"kafka": broker_check(broker), "mongo": check_mongo}
+    return AsgiFastStream(broker, asgi_routes=http_routes(checks), lifespan=lifespan)
 
 
 app = create_app()

@@ -1,4 +1,8 @@
+from pydantic import Field
+
 from tellwell.common.settings import ServiceSettings, service_config
+from tellwell.score.corroboration import CorroborationParams
+from tellwell.score.domain import ScoreParams
 
 
 class Settings(ServiceSettings):
@@ -7,6 +11,29 @@ class Settings(ServiceSettings):
     model_config = service_config("SCORE_")
 
     port: int = 8004
+    batch_max: int = Field(default=32, ge=1, description="story.summary records handled as one batch.")
+    batch_wait_ms: int = Field(default=100, ge=0, description="How long a lone record waits for company.")
+    concurrency: int = Field(default=8, ge=1, description="Stories of one batch scored at once (I/O bound).")
+    revision: int = Field(default=1, ge=1, le=99, description="Scorer revision; see view_version.")
+    blindspot_share: float = Field(
+        default=0.8, gt=0.5, le=1.0, description="One side's share of rated reports."
+    )
+    blindspot_min_reports: int = Field(default=3, ge=1, description="Rated independent reports needed.")
+    hotness_half_life_h: float = Field(default=6.0, gt=0.0, description="Half-life of an arrival's heat.")
+    max_chars: int = Field(default=4000, ge=200, description="Text read per article for corroboration.")
+    source_cache_s: float = Field(default=300.0, ge=0.0, description="How long a registry entry is reused.")
+    # A FerretDB replace is a few ms; waiting this long before re-reading lets a racing older write land
+    # first, so the newer writer sees it and writes again (see docs/score.md, "Races").
+    recheck_delay_ms: int = Field(default=25, ge=0)
+
+    def params(self) -> ScoreParams:
+        return ScoreParams(
+            revision=self.revision,
+            blindspot_share=self.blindspot_share,
+            blindspot_min_reports=self.blindspot_min_reports,
+            hotness_half_life_h=self.hotness_half_life_h,
+            corroboration=CorroborationParams(max_chars=self.max_chars),
+        )
 
 
 settings = Settings()

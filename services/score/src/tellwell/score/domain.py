@@ -1,0 +1,533 @@
+"""Scoring a story: independence, corroboration, confidence, lean, blindspot, hotness, the view.
+
+Pure functions on plain data: no I/O, no clock (``now`` is passed in). ``score_story`` turns a
+``StorySummary``, its member articles and their sources into the ``StoryScored`` view; ``recompute``
+derives the confidence figure from a ``Confidence`` payload alone. docs/score.md explains the
+formulas and why they have the properties the tests pin.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from tellwell.common.events import (
+    ArticleRef,
+    Blindspot,
+    CollapsedArticle,
+    Confidence,
+    IndependentReport,
+    Lean,
+    LeanDistribution,
+    RelatedStory,
+    StoryScored,
+    StorySummary,
+)
+from tellwell.common.sources import Source
+from tellwell.score.corroboration import (
+    CorroborationParams,
+    Passages,
+    Stance,
+    idf_weights,
+    make_claim,
+    prepare,
+    stance,
+)
+
+# ---------------------------------------------------------------- inputs and parameters
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A member article as score reads it from ingest's ``articles`` collection."""
+
+    article_id: str
+    url: str
+    source: str
+    title: str
+    published_at: datetime
+    text: str = ""
+    lead: str = ""
+    source_name: str | None = None
+    language: str = "und"
+    copy_of: str | None = None
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreParams:
+    """Everything tunable about scoring (the service builds it from ``Settings``)."""
+
+    revision: int = 1  # bump to make a replay of story.summary overwrite every view (see view_version)
+    blindspot_share: float = 0.8
+    blindspot_min_reports: int = 3
+    hotness_half_life_h: float = 6.0
+    copy_jaccard: float = 0.8  # word 5-gram Jaccard above which two texts are one report
+    copy_min_chars: int = 300  # shorter texts are compared by fingerprint only
+    corroboration: CorroborationParams = field(default_factory=CorroborationParams)
+
+
+HOTNESS_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+# ---------------------------------------------------------------- confidence: the formula
+
+METHOD = "corroboration-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """The constants of one confidence method; ``recompute`` looks them up by name."""
+
+    silent_weight: float  # a report silent on a claim counts this much against it (contradiction: 1)
+    breadth_tau: float  # corroborating credibility mass at which breadth reaches 1 - 1/e
+    primary_strength: float  # how far one primary source alone carries breadth
+
+
+METHODS: dict[str, Method] = {METHOD: Method(silent_weight=0.5, breadth_tau=1.5, primary_strength=0.99)}
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    share: float
+    breadth: float
+    mass: float
+    primary: float
+    value: float
+
+
+def breakdown(method: str, n_claims: int, reports: Sequence[IndependentReport]) -> Breakdown:
+    """The confidence formula (docs/score.md):
+
+    ``share   = Σ w·sup / Σ w·(sup + con + silent_weight·sil)`` over reports (w = credibility,
+    sup/con/sil = the report's shares of claims supported / contradicted / not addressed);
+    ``breadth = 1 - (1 - P)·exp(-M / breadth_tau)`` with ``M = Σ w·sup`` over secondary reports and
+    ``P = max primary_strength·w·sup`` over primary ones;  ``value = 100 · share · breadth``.
+    """
+    try:
+        m = METHODS[method]
+    except KeyError:
+        raise ValueError(f"unknown confidence method {method!r}") from None
+    if n_claims <= 0 or not reports:
+        return Breakdown(0.0, 0.0, 0.0, 0.0, 0.0)
+    num = den = mass = primary = 0.0
+    for r in reports:
+        sup = len(set(r.supports)) / n_claims
+        con = len(set(r.contradicts) - set(r.supports)) / n_claims
+        sil = max(0.0, 1.0 - sup - con)
+        num += r.credibility * sup
+        den += r.credibility * (sup + con + m.silent_weight * sil)
+        if r.primary:
+            primary = max(primary, m.primary_strength * r.credibility * sup)
+        else:
+            mass += r.credibility * sup
+    share = num / den if den > 0 else 0.0
+    breadth = 1.0 - (1.0 - primary) * math.exp(-mass / m.breadth_tau)
+    return Breakdown(share, breadth, mass, primary, round(100.0 * share * breadth, 1))
+
+
+def recompute(confidence: Confidence) -> float:
+    """The confidence figure from its payload alone: claims, reports (credibility, primary, supports,
+    contradicts) and the method. Equals ``confidence.value`` for every view score produces."""
+    return breakdown(confidence.method, len(confidence.claims), confidence.reports).value
+
+
+# ---------------------------------------------------------------- primary sources
+
+# Preprint servers and official publishers that the registry does not type as journals.
+PRIMARY_DOMAINS = frozenset(
+    {"arxiv.org", "biorxiv.org", "medrxiv.org", "ssrn.com", "europa.eu", "un.org", "who.int", "sec.gov"}
+)
+# Second-level labels of government domains: nasa.gov, gov.uk, gouv.fr, gc.ca, bund.de, go.jp ...
+_GOVERNMENT_LABELS = frozenset({"gov", "gouv", "gob", "govt", "mil", "gc", "bund", "go", "admin"})
+
+
+def is_primary(source: Source) -> bool:
+    """Whether an outlet publishes primary material (a paper, a filing, an official statement) rather
+    than reporting on it: a journal or government body by the registry's media type, a government
+    domain, an international organisation (``.int``) or a preprint server."""
+    domain = source.domain
+    labels = domain.split(".")
+    if domain in PRIMARY_DOMAINS or labels[-1] == "int" or _GOVERNMENT_LABELS & set(labels):
+        return True
+    kind = (source.media_type or "").lower()
+    return "journal" in kind or "government" in kind
+
+
+# ---------------------------------------------------------------- independence
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+_SHINGLE_WORD = re.compile(r"\w+")
+
+
+def _shingles(text: str) -> frozenset[int]:
+    words = _SHINGLE_WORD.findall(text[:2000].lower())
+    return frozenset(hash(tuple(words[i : i + 5])) for i in range(max(0, len(words) - 4)))
+
+
+def copy_groups(members: Sequence[Member], params: ScoreParams) -> list[list[Member]]:
+    """Members grouped with their copies, origin first: marked by ingest (``copy_of``), equal
+    fingerprints, or near-identical texts (word 5-gram Jaccard ≥ ``copy_jaccard``)."""
+    uf = _UnionFind()
+    ids = {m.article_id for m in members}
+    targets = {m.copy_of for m in members if m.copy_of}
+    by_fingerprint: dict[str, str] = {}
+    for m in members:
+        uf.find(m.article_id)
+        if m.copy_of:
+            uf.union(m.article_id, m.copy_of if m.copy_of in ids else f"origin:{m.copy_of}")
+        if m.fingerprint and m.fingerprint.strip("0"):
+            first = by_fingerprint.setdefault(m.fingerprint, m.article_id)
+            uf.union(m.article_id, first)
+    long = [(m.article_id, _shingles(m.text)) for m in members if len(m.text) >= params.copy_min_chars]
+    for i, (a, sa) in enumerate(long):
+        for b, sb in long[i + 1 :]:
+            if sa and sb and len(sa & sb) >= params.copy_jaccard * len(sa | sb):
+                uf.union(a, b)
+    groups: dict[str, list[Member]] = defaultdict(list)
+    for m in members:
+        groups[uf.find(m.article_id)].append(m)
+
+    def origin_first(m: Member) -> tuple[bool, bool, datetime, str]:
+        return (m.article_id not in targets, m.copy_of is not None, m.published_at, m.article_id)
+
+    return [sorted(g, key=origin_first) for g in groups.values()]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One independent voice: its copy groups (each origin first), in publication order."""
+
+    groups: tuple[tuple[Member, ...], ...]
+    voice: str
+
+    @property
+    def lead(self) -> Member:
+        return self.groups[0][0]
+
+    @property
+    def origins(self) -> list[Member]:
+        return [g[0] for g in self.groups]
+
+    @property
+    def articles(self) -> list[Member]:
+        return [m for g in self.groups for m in g]
+
+
+Reason = Literal["copy", "same_source", "same_owner"]
+
+
+def source_of(sources: Mapping[str, Source], domain: str) -> Source:
+    return sources.get(domain) or Source(domain=domain)
+
+
+def independent_reports(
+    members: Sequence[Member], sources: Mapping[str, Source], params: ScoreParams
+) -> tuple[list[Report], list[CollapsedArticle]]:
+    """Collapse members into independent reports: copies into their origin, then every origin of one
+    voice (one outlet, or the outlets of one owner group) into one report."""
+    by_voice: dict[str, list[tuple[Member, ...]]] = defaultdict(list)
+    for copies in copy_groups(members, params):
+        by_voice[source_of(sources, copies[0].source).group_key].append(tuple(copies))
+    reports = []
+    for voice, groups in by_voice.items():
+        groups.sort(key=lambda g: (g[0].published_at, g[0].article_id))
+        reports.append(Report(tuple(groups), voice))
+    reports.sort(key=lambda r: (r.lead.published_at, r.lead.article_id))
+    collapsed = []
+    for r in reports:
+        for group in r.groups:
+            for i, m in enumerate(group):
+                if m is r.lead:
+                    continue
+                reason: Reason = (
+                    "copy" if i > 0 else "same_source" if m.source == r.lead.source else "same_owner"
+                )
+                collapsed.append(
+                    CollapsedArticle(article_id=m.article_id, into_report=r.lead.article_id, reason=reason)
+                )
+    return reports, collapsed
+
+
+# ---------------------------------------------------------------- confidence of a story
+
+
+def claims_of(summary: StorySummary) -> list[str]:
+    texts = [s.text.strip() for s in summary.summary if s.text.strip()]
+    return texts or [summary.title]
+
+
+def confidence(
+    claims: Sequence[str],
+    reports: Sequence[Report],
+    collapsed: Sequence[CollapsedArticle],
+    sources: Mapping[str, Source],
+    params: ScoreParams,
+) -> Confidence:
+    """Check every claim against every report's origin articles and weigh the result."""
+    cp = params.corroboration
+    prepared: dict[str, Passages] = {
+        m.article_id: prepare(m.title, m.lead, m.text, cp.max_chars) for r in reports for m in r.origins
+    }
+    idf = idf_weights(list(prepared.values()))
+    parsed = [make_claim(c) for c in claims]
+    out: list[IndependentReport] = []
+    for r in reports:
+        supports: set[int] = set()
+        contradicts: set[int] = set()
+        for m in r.origins:
+            for k, claim in enumerate(parsed):
+                if k in supports:
+                    continue
+                s = stance(claim, prepared[m.article_id], idf, cp)
+                if s is Stance.supports:
+                    supports.add(k)
+                elif s is Stance.contradicts:
+                    contradicts.add(k)
+        origin_sources = [source_of(sources, m.source) for m in r.origins]
+        out.append(
+            IndependentReport(
+                report_id=r.lead.article_id,
+                article_ids=[m.article_id for m in r.articles],
+                sources=sorted({m.source for m in r.articles}),
+                owner_group=source_of(sources, r.lead.source).owner_group,
+                credibility=max(s.credibility for s in origin_sources),
+                primary=any(is_primary(s) for s in origin_sources),
+                supports=sorted(supports),
+                contradicts=sorted(contradicts - supports),
+            )
+        )
+    b = breakdown(METHOD, len(claims), out)
+    return Confidence(
+        value=b.value,
+        method=METHOD,
+        claims=list(claims),
+        reports=out,
+        collapsed=list(collapsed),
+        single_source=len(out) == 1,
+        explanation=explain(len(claims), out, collapsed, [r.lead.source for r in reports], sources, b),
+    )
+
+
+def explain(
+    n_claims: int,
+    reports: Sequence[IndependentReport],
+    collapsed: Sequence[CollapsedArticle],
+    lead_sources: Sequence[str],
+    sources: Mapping[str, Source],
+    b: Breakdown,
+) -> str:
+    """The figure in words: who counts, who was collapsed, and how the parts multiply."""
+    if not reports:
+        return "No member article could be read, so nothing corroborates the story."
+    if len(reports) == 1:
+        r = reports[0]
+        name = source_of(sources, lead_sources[0]).name or lead_sources[0]
+        kind = (
+            "it is the primary source itself (a paper, filing or official statement)"
+            if r.primary
+            else "it is a secondary report, and nothing independent confirms it"
+        )
+        return (
+            f"Single-source story: only {name} reports it ({len(r.article_ids)} article(s), credibility "
+            f"{r.credibility:.2f}); {kind}. It states {len(r.supports)} of the {n_claims} core claim(s). "
+            f"Confidence {b.value:.1f}%."
+        )
+    full = sum(1 for r in reports if len(r.supports) == n_claims)
+    partial = sum(1 for r in reports if 0 < len(r.supports) < n_claims)
+    against = sum(1 for r in reports if r.contradicts)
+    reasons = Counter(c.reason for c in collapsed)
+    folded = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(reasons.items()))
+    return (
+        f"{len(reports)} independent reports"
+        + (f" ({len(collapsed)} articles collapsed: {folded})" if collapsed else "")
+        + f". {full} corroborate all {n_claims} core claim(s), {partial} some, {against} contradict a figure."
+        + f" Credibility-weighted share {b.share:.2f} x breadth {b.breadth:.2f}"
+        + f" (corroborating weight {b.mass:.2f}"
+        + (f", primary source {b.primary:.2f}" if b.primary else "")
+        + f") = {b.value:.1f}%."
+    )
+
+
+# ---------------------------------------------------------------- lean, blindspot, hotness
+
+_SIDE = {
+    Lean.left: "left",
+    Lean.lean_left: "left",
+    Lean.center: "center",
+    Lean.lean_right: "right",
+    Lean.right: "right",
+}
+
+
+def report_lean(report: Report, sources: Mapping[str, Source]) -> Lean:
+    """The lean of the report's lead outlet, else of its first rated origin outlet."""
+    for m in report.origins:
+        lean = source_of(sources, m.source).lean
+        if lean is not Lean.unrated:
+            return lean
+    return Lean.unrated
+
+
+def lean_distribution(reports: Sequence[Report], sources: Mapping[str, Source]) -> LeanDistribution:
+    counts = Counter(report_lean(r, sources) for r in reports)
+    sides = Counter({"left": 0, "center": 0, "right": 0})
+    for lean, n in counts.items():
+        if lean in _SIDE:
+            sides[_SIDE[lean]] += n
+    rated = sum(sides.values())
+
+    def share(side: str) -> float:
+        return round(sides[side] / rated, 4) if rated else 0.0
+
+    return LeanDistribution(
+        left=share("left"),
+        center=share("center"),
+        right=share("right"),
+        unrated=counts.get(Lean.unrated, 0),
+        counts=dict(counts),
+    )
+
+
+def blindspot(lean: LeanDistribution, params: ScoreParams) -> Blindspot | None:
+    """Covered almost only by the left or only by the right (a centre-only story is no blindspot)."""
+    rated = sum(n for lean_, n in lean.counts.items() if lean_ is not Lean.unrated)
+    if rated < params.blindspot_min_reports:
+        return None
+    for side, value in (("left", lean.left), ("right", lean.right)):
+        if value >= params.blindspot_share:
+            return Blindspot(side=side, share=value)  # type: ignore[arg-type]
+    return None
+
+
+def hotness(arrivals: Sequence[datetime], now: datetime, half_life_h: float) -> float:
+    """``ln Σ exp((t_r - epoch) / τ)`` over the independent reports' arrival times; τ = half-life / ln 2.
+
+    The decayed arrival rate at any query time t is ``exp(hotness - (t - epoch)/τ) / τ`` (sources per
+    hour), so ordering by the stored figure is ordering by the rate now, for every story at once,
+    without rewriting views as time passes. Arrivals are clamped to [epoch, now]: a story dated in
+    the future cannot stay on top.
+    """
+    if not arrivals:
+        return 0.0
+    tau = half_life_h / math.log(2)
+    xs = [max(0.0, (min(t, now) - HOTNESS_EPOCH).total_seconds() / 3600.0 / tau) for t in arrivals]
+    top = max(xs)
+    return round(top + math.log(sum(math.exp(x - top) for x in xs)), 6)
+
+
+# ---------------------------------------------------------------- the view
+
+
+def view_version(cluster_version: int, params: ScoreParams) -> int:
+    """``cluster_version x 100 + revision``: a redelivered summary yields the same version (so it is
+    ignored), a newer cluster version always a higher one, and a scorer release with a higher
+    ``revision`` re-scores every story on a replay."""
+    return cluster_version * 100 + params.revision
+
+
+def enrich_related(
+    related: Sequence[RelatedStory], views: Mapping[str, StoryScored], story_id: str
+) -> list[RelatedStory]:
+    """Related stories with their display fields from their current views (survivors of merges)."""
+    out: list[RelatedStory] = []
+    seen = {story_id}
+    for r in related:
+        view = views.get(r.story_id)
+        sid = view.story_id if view else r.story_id
+        if sid in seen:
+            continue
+        seen.add(sid)
+        if view is None:
+            out.append(r)
+            continue
+        out.append(
+            RelatedStory(
+                story_id=sid,
+                score=r.score,
+                title=view.title,
+                summary=view.summary[0].text if view.summary else None,
+                confidence=view.confidence.value,
+                source_count=view.source_count,
+                category=view.category,
+                last_published_at=view.last_published_at,
+            )
+        )
+    return out
+
+
+def score_story(
+    summary: StorySummary,
+    members: Sequence[Member],
+    sources: Mapping[str, Source],
+    *,
+    now: datetime,
+    params: ScoreParams = ScoreParams(),  # frozen: a shared default is safe
+    related: Mapping[str, StoryScored] | None = None,
+) -> StoryScored:
+    """The full view of one story version."""
+    reports, collapsed = independent_reports(members, sources, params)
+    conf = confidence(claims_of(summary), reports, collapsed, sources, params)
+    lean = lean_distribution(reports, sources)
+    dates = [m.published_at for m in members]
+    first = summary.first_published_at or (min(dates) if dates else summary.occurred_at)
+    last = summary.last_published_at or (max(dates) if dates else summary.occurred_at)
+    arrivals = [min(m.published_at for m in r.origins) for r in reports]
+    return StoryScored(
+        producer="score",
+        trace_id=summary.trace_id,
+        story_id=summary.story_id,
+        version=view_version(summary.version, params),
+        cluster_version=summary.version,
+        merged_into=summary.merged_into,
+        title=summary.title,
+        summary=summary.summary,
+        body=summary.body,
+        category=summary.category,
+        language=summary.language,
+        perspectives=summary.perspectives,
+        missing=summary.missing,
+        confidence=conf,
+        lean=lean,
+        source_count=len({m.source for m in members}),
+        article_count=len(members),
+        blindspot=blindspot(lean, params),
+        hotness=hotness(arrivals, now, params.hotness_half_life_h),
+        first_published_at=first,
+        last_published_at=last,
+        articles=[
+            ArticleRef(
+                article_id=m.article_id,
+                url=m.url,
+                title=m.title,
+                source=m.source,
+                source_name=m.source_name or source_of(sources, m.source).name,
+                lean=source_of(sources, m.source).lean,
+                published_at=m.published_at,
+                copy_of=m.copy_of,
+            )
+            for m in sorted(members, key=lambda m: (m.published_at, m.article_id))
+        ],
+        related=enrich_related(summary.related, related or {}, summary.story_id),
+    )

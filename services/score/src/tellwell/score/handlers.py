@@ -1,0 +1,53 @@
+"""Kafka side of the score service: ``story.summary`` batches in, ``story.scored`` out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from faststream import Context
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from tellwell.common.events import StoryScored, StorySummary
+from tellwell.common.kafka import consumer_options, dead_letter, publish_keyed, records_of
+from tellwell.common.topics import Topic
+from tellwell.score.pipeline import Publish, ScorePipeline
+
+GROUP = "score"
+
+PipelineDep = Annotated[ScorePipeline, Context("pipeline")]
+BrokerDep = Annotated[KafkaBroker, Context("broker")]
+
+
+def make_router(
+    *, source: str = Topic.story_summary, group: str = GROUP, batch_max: int = 32, batch_wait_ms: int = 100
+) -> KafkaRouter:
+    """The subscriber, as a router (tests point it at their own topic and group)."""
+    router = KafkaRouter()
+
+    @router.subscriber(  # type: ignore[untyped-decorator]  # the **options hide the overload's types
+        source, batch=True, max_records=batch_max, batch_timeout_ms=batch_wait_ms, **consumer_options(group)
+    )
+    async def score_summaries(message: KafkaMessage, pipeline: PipelineDep, broker: BrokerDep) -> None:
+        """Decode each record (a bad one goes to the DLQ alone), then score the batch's stories."""
+        events: list[StorySummary] = []
+        for record in records_of(message):
+            try:
+                events.append(StorySummary.model_validate_json(record.value))
+            except (ValidationError, UnicodeDecodeError, TypeError) as exc:
+                await dead_letter(broker, record, exc, group=group)
+        if events:
+            await pipeline.process(events)
+
+    return router
+
+
+def kafka_publisher(broker: KafkaBroker, topic: str = Topic.story_scored) -> Publish:
+    """``story.scored`` keyed by story id."""
+
+    async def publish(events: Sequence[StoryScored]) -> None:
+        await publish_keyed(broker, topic, events, key=lambda e: e.story_id)
+
+    return publish

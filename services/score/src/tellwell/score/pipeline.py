@@ -1,0 +1,85 @@
+"""One batch of ``story.summary`` events in, the ``story.scored`` events to publish out.
+
+For each story: read its members and their sources, score it (``domain.score_story``), store the
+view version-checked, and only then hand the view to ``publish``, so that a subscriber never sees a
+view the read model does not hold. A redelivered summary re-emits the stored view unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+from tellwell.common.events import StoryScored, StorySummary, utcnow
+from tellwell.score import repository as repo
+from tellwell.score.domain import ScoreParams, score_story
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Sequence[StoryScored]], Awaitable[None]]
+
+
+def latest_per_story(summaries: Sequence[StorySummary]) -> list[StorySummary]:
+    """Within a batch only the newest version of each story matters."""
+    latest: dict[str, StorySummary] = {}
+    for s in summaries:
+        if s.story_id not in latest or s.version > latest[s.story_id].version:
+            latest[s.story_id] = s
+    return list(latest.values())
+
+
+class ScorePipeline:
+    """Scores summaries against the stores and publishes the views it stored."""
+
+    def __init__(
+        self,
+        db: repo.DB,
+        publish: Publish,
+        params: ScoreParams | None = None,
+        *,
+        concurrency: int = 8,
+        source_cache_s: float = 300.0,
+        recheck_delay_s: float = 0.025,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.publish = publish
+        self.params = params or ScoreParams()
+        self.sources = repo.SourceCache(source_cache_s)
+        self.recheck_delay_s = recheck_delay_s
+        self.clock = clock
+        self._limit = asyncio.Semaphore(concurrency)
+
+    async def process(self, summaries: Sequence[StorySummary]) -> list[StoryScored]:
+        """Score, store and publish; returns the views published."""
+        results = await asyncio.gather(*(self._one(s) for s in latest_per_story(summaries)))
+        out = [v for v in results if v is not None]
+        if out:
+            await self.publish(out)
+        return out
+
+    async def score(self, summary: StorySummary) -> StoryScored:
+        """The view of one summary, from the current stores (nothing written)."""
+        members, missing = await repo.load_members(self.db, summary.member_ids)
+        if missing:
+            log.warning(
+                "%s v%s: %d member article(s) not found", summary.story_id, summary.version, len(missing)
+            )
+        sources, related = await asyncio.gather(
+            self.sources.get_many(self.db, {m.source for m in members}),
+            repo.load_views(self.db, [r.story_id for r in summary.related]),
+        )
+        return score_story(summary, members, sources, now=self.clock(), params=self.params, related=related)
+
+    async def _one(self, summary: StorySummary) -> StoryScored | None:
+        async with self._limit:
+            view = await self.score(summary)
+            outcome, stored = await repo.store_view(
+                self.db, view, updated_at=self.clock(), recheck_delay_s=self.recheck_delay_s
+            )
+        if outcome is repo.Outcome.stale:
+            log.info("%s v%s: a newer view is stored; ignored", summary.story_id, summary.version)
+            return None
+        return stored
