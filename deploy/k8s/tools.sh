@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The manifest tools tests/deploy/test_k8s.py uses, from package registries only, cached under .local/:
+#   kustomize            built from its Go module (sigs.k8s.io/kustomize/kustomize/v5) with the machine's Go
+#   kubernetes-validate  from PyPI, in its own venv; it bundles the Kubernetes JSON schemas (offline)
+# Usage: tools.sh install            install both (idempotent; prints nothing when already there)
+#        tools.sh kustomize ARGS...  run kustomize, e.g. `tools.sh kustomize build deploy/k8s/overlays/dev`
+#        tools.sh validate ARGS...   run kubernetes-validate, e.g. `tools.sh validate --strict FILE.yaml`
+# Env: KUSTOMIZE_VERSION (v5.8.2), KUBERNETES_VALIDATE_VERSION (1.37.0)
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../local" && pwd)/lib.sh"
+
+# v5.8.2 is the newest release that builds with Go 1.26 (v5.8.3 asks for Go 1.27).
+KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.8.2}"
+KUBERNETES_VALIDATE_VERSION="${KUBERNETES_VALIDATE_VERSION:-1.37.0}"
+KUSTOMIZE="$LOCAL/bin/kustomize-$KUSTOMIZE_VERSION"
+VALIDATE_VENV="$LOCAL/tools/k8s-validate-$KUBERNETES_VALIDATE_VERSION"
+VALIDATE="$VALIDATE_VENV/bin/kubernetes-validate"
+
+install_kustomize() {
+  [ -x "$KUSTOMIZE" ] && return 0
+  need go "Go 1.24+ (https://go.dev/doc/install or Debian: apt-get install golang)"
+  info "building kustomize $KUSTOMIZE_VERSION from its Go module (first time only, under a minute)"
+  local gobin
+  gobin=$(mktemp -d)
+  (cd /tmp && GOBIN="$gobin" CGO_ENABLED=0 GOFLAGS=-mod=mod \
+    go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION") >"$LOGS/kustomize-install.log" 2>&1 \
+    || die "building kustomize failed (see $LOGS/kustomize-install.log)"
+  mkdir -p "$LOCAL/bin" && mv "$gobin/kustomize" "$KUSTOMIZE" && rm -rf "$gobin"
+}
+
+install_validate() {
+  [ -f "$VALIDATE_VENV/.complete" ] && return 0
+  need python3 "Python 3.11+"
+  info "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION from PyPI (first time only)"
+  rm -rf "$VALIDATE_VENV"
+  {
+    python3 -m venv "$VALIDATE_VENV" &&
+      "$VALIDATE_VENV/bin/pip" install -q "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+  } >"$LOGS/kubernetes-validate-install.log" 2>&1 || {
+    rm -rf "$VALIDATE_VENV"
+    die "installing kubernetes-validate failed (see $LOGS/kubernetes-validate-install.log)"
+  }
+  touch "$VALIDATE_VENV/.complete"  # an interrupted install is redone, never half-used
+}
+
+install() { install_kustomize && install_validate; }
+
+case "${1:-}" in
+  install) with_lock k8s-tools install ;;
+  kustomize) shift; with_lock k8s-tools install_kustomize; exec "$KUSTOMIZE" "$@" ;;
+  validate) shift; with_lock k8s-tools install_validate; exec "$VALIDATE" "$@" ;;
+  *) die "usage: $0 install | kustomize ARGS... | validate ARGS..." ;;
+esac
