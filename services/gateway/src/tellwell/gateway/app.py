@@ -1,17 +1,42 @@
 """The gateway process: `tellwell serve gateway` or `uvicorn tellwell.gateway.app:app`.
 
-Read-only and stateless, so it can be replicated freely behind a load balancer.
+Read-only and stateless, so it can be replicated freely behind a load balancer: each replica keeps
+only a cache of serialised responses, keyed by the data version its change feed observes.
 """
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
-from tellwell.common.http import install_problem_handlers, ops_router
+from tellwell.common.http import ops_router
 from tellwell.common.mongo import make_mongo_client, mongo_check
 from tellwell.common.observability import configure_logging
+from tellwell.gateway.cache import ResponseCache
+from tellwell.gateway.errors import install_error_handlers
+from tellwell.gateway.live import ChangeFeed
+from tellwell.gateway.middleware import Metrics, RateLimit, SecurityHeaders, TokenBucketLimiter
+from tellwell.gateway.rendering import make_templates
+from tellwell.gateway.repository import Sources, StoryViews
+from tellwell.gateway.routes import categories, pages, sources, stories, stream
 from tellwell.gateway.settings import Settings, settings
+
+STATIC = Path(__file__).parent / "static"
+
+DESCRIPTION = """\
+The public, read-only TellWell API: the story feed, every story's full view (confidence with its
+breakdown, lean, perspectives, gaps, articles, related stories), sources and categories, and a live
+stream of story updates (Server-Sent Events).
+
+* Errors are `application/problem+json`; a `422` names the offending parameter.
+* Reads carry an `ETag` and `Cache-Control`; send `If-None-Match` to get `304 Not Modified`.
+* A story absorbed by a merge answers `308` with its survivor in `Location`.
+* Each client may make a burst of requests, then a sustained rate per second (`429` with
+  `Retry-After` beyond).
+"""
 
 
 def create_app(config: Settings = settings) -> FastAPI:
@@ -19,13 +44,45 @@ def create_app(config: Settings = settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging("gateway", config.log_level, config.log_json)
         app.state.mongo = make_mongo_client(config.mongo)
-        app.state.db = app.state.mongo[config.mongo.database]
-        yield
-        await app.state.mongo.close()
+        db = app.state.mongo[config.mongo.database]
+        app.state.views = StoryViews(db)
+        app.state.sources = Sources(db)
+        app.state.changes = changes = ChangeFeed(
+            app.state.views, interval_s=config.poll_interval_s, lookback_s=config.poll_lookback_s
+        )
+        changes.on_change(app.state.cache.clear)
+        await changes.start()
+        try:
+            yield
+        finally:
+            await changes.stop()
+            await app.state.mongo.close()
 
-    app = FastAPI(title="TellWell", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="TellWell", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = config
+    app.state.cache = ResponseCache(config.cache_entries)
+    app.state.templates = make_templates()
     app.include_router(ops_router(lambda: {"mongo": mongo_check(app.state.mongo)}))
-    install_problem_handlers(app)
+    for module in (stories, sources, categories, stream, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_error_handlers(app)
+
+    # Outermost last: metrics see every response, security headers go on 429s too.
+    if config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=config.cors_origins,
+            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_headers=["If-None-Match", "Last-Event-ID"],
+            expose_headers=["ETag", "Retry-After", "Location"],
+            max_age=600,
+        )
+    if config.rate_limit_per_s > 0:
+        limiter = TokenBucketLimiter(config.rate_limit_per_s, config.rate_limit_burst)
+        app.add_middleware(RateLimit, limiter=limiter, trust_forwarded_for=config.trust_forwarded_for)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(Metrics)
     return app
 
 

@@ -1,3 +1,7 @@
+"""Gateway settings: env prefix ``GATEWAY_``; the store by ``MONGO_*``."""
+
+from pydantic import Field
+
 from tellwell.common.settings import ServiceSettings, service_config
 
 
@@ -7,6 +11,23 @@ class Settings(ServiceSettings):
     model_config = service_config("GATEWAY_")
 
     port: int = 8000
+    # How often each replica looks for new story views (the data version, the SSE stream). A view
+    # becomes visible on every replica within this delay plus one query.
+    poll_interval_s: float = Field(default=0.5, gt=0.0)
+    # Views written with a clock up to this far behind the newest one seen are still picked up
+    # (score replicas' clocks are not perfectly in step).
+    poll_lookback_s: float = Field(default=5.0, ge=0.0)
+    page_size: int = Field(default=20, ge=1, le=100)
+    max_page_size: int = Field(default=100, ge=1, le=500)
+    cache_entries: int = Field(default=4096, ge=0, description="Serialised responses kept per replica.")
+    # Per-client token bucket (per replica): a sustained rate and a burst. 0 turns it off.
+    rate_limit_per_s: float = Field(default=20.0, ge=0.0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    # Take the client address from X-Forwarded-For (only behind a proxy that sets it).
+    trust_forwarded_for: bool = False
+    cors_origins: list[str] = Field(default_factory=list, description="Allowed origins; ['*'] for any.")
+    stream_heartbeat_s: float = Field(default=15.0, gt=0.0)
+    stream_replay_max: int = Field(default=500, ge=0, description="Events replayed on resume at most.")
 
 
 settings = Settings()

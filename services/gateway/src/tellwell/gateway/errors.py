@@ -1,0 +1,52 @@
+"""Errors: ``application/problem+json`` for the API (tellwell.common.http), an HTML page for the web pages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tellwell.common.http import HTTPProblem, install_problem_handlers
+from tellwell.gateway.rendering import render
+
+Handler = Callable[[Request, Any], Awaitable[Response] | Response]
+API_PREFIXES = ("/v1/", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/static/")
+
+
+def wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(API_PREFIXES)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Problem+json everywhere, except that a web page's error is a web page (same status, same text)."""
+    install_problem_handlers(app)
+    for exc_type in (HTTPProblem, RequestValidationError, StarletteHTTPException):
+        app.add_exception_handler(exc_type, _html_or(app.exception_handlers[exc_type]))
+
+
+def _html_or(problem_handler: Handler) -> Callable[[Request, Any], Awaitable[Response]]:
+    async def handle(request: Request, exc: Any) -> Response:
+        response = problem_handler(request, exc)
+        if not isinstance(response, Response):
+            response = await response
+        if not wants_html(request):
+            return response
+        detail = orjson.loads(bytes(response.body)).get("detail", "")
+        status = response.status_code
+        body = render(
+            request.app.state.templates,
+            "error.html",
+            datetime.now(UTC),
+            title=f"{status} {HTTPStatus(status).phrase}",
+            detail=detail,
+        )
+        return Response(body, status_code=status, media_type="text/html; charset=utf-8")
+
+    return handle

@@ -1,0 +1,158 @@
+"""What changed: each replica polls ``story_views`` for views written since it last looked.
+
+One small query every ``poll_interval_s`` per replica gives both the **data version** (which keys
+the response cache) and the **live stream** (SSE). Polling the store, rather than consuming
+``story.scored``, is what works with any number of gateway replicas and no coordination: every
+replica sees the same store, needs no consumer group or offsets, and an event is only announced
+once the view it names can actually be read from any replica. Resume after a reconnect is a query
+on ``updated_at``, so a client may reconnect to a different replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from prometheus_client import Counter, Gauge
+
+from tellwell.gateway.domain import InvalidQuery, story_card
+from tellwell.gateway.repository import StoryViews
+
+log = logging.getLogger(__name__)
+
+STREAM_CLIENTS = Gauge("tellwell_gateway_stream_clients", "Open SSE connections")
+POLL_FAILURES = Counter("tellwell_gateway_poll_failures_total", "Failed polls of story_views")
+CHANGES_SEEN = Counter("tellwell_gateway_changes_total", "Story view writes seen by the poller")
+
+POLL_BATCH = 1000
+SUBSCRIBER_QUEUE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class StoryEvent:
+    """One SSE event: a story view was written. ``id`` orders events and resumes a stream."""
+
+    id: str
+    data: bytes
+
+    def encode(self) -> bytes:
+        return b"id: " + self.id.encode() + b"\nevent: story\ndata: " + self.data + b"\n\n"
+
+
+def event_id(doc: dict[str, Any]) -> str:
+    """``<updated_at in ms>.<story id>``: sortable by time, unique per write of a story."""
+    return f"{int(doc['updated_at'].timestamp() * 1000)}.{doc['_id']}"
+
+
+def parse_event_id(raw: str) -> datetime:
+    """The write time an event id names (``Last-Event-ID``); ``InvalidQuery`` if it is not ours."""
+    millis, sep, story_id = raw.partition(".")
+    if not sep or not millis.isdigit() or not story_id or len(millis) > 15:
+        raise InvalidQuery("Last-Event-ID", f"{raw[:60]!r} is not an event id of this stream")
+    return datetime.fromtimestamp(int(millis) / 1000, UTC)
+
+
+def to_event(doc: dict[str, Any]) -> StoryEvent:
+    return StoryEvent(event_id(doc), orjson.dumps(story_card(doc)))
+
+
+class ChangeFeed:
+    """The replica's view of change: a data ``version`` and a fan-out of new story events."""
+
+    def __init__(self, views: StoryViews, *, interval_s: float, lookback_s: float) -> None:
+        self.views = views
+        self.interval_s = interval_s
+        self.lookback = timedelta(seconds=lookback_s)
+        self.version = 0
+        self.newest: datetime | None = None
+        self._seen: dict[tuple[str, int], datetime] = {}  # (story, version) -> updated_at, recent only
+        self._subscribers: set[asyncio.Queue[StoryEvent | None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._listeners: list[Any] = []
+
+    def on_change(self, callback: Any) -> None:
+        """Call ``callback()`` whenever the version changes (the response cache empties itself)."""
+        self._listeners.append(callback)
+
+    async def start(self) -> None:
+        try:
+            self.newest = await self.views.latest_update()
+        except Exception:  # the store may come later: the loop keeps trying, readiness reports it
+            log.warning("story_views not reachable at start; will keep polling", exc_info=True)
+        self._task = asyncio.create_task(self._run(), name="gateway-change-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for queue in list(self._subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.poll_once()
+            except Exception:
+                POLL_FAILURES.inc()
+                log.warning("polling story_views failed", exc_info=True)
+
+    async def poll_once(self) -> list[StoryEvent]:
+        """Look for writes since the newest one seen (minus the clock-skew look-back); announce them."""
+        since = self.newest - self.lookback if self.newest is not None else None
+        docs = await self.views.updated_since(since, POLL_BATCH)
+        fresh = [d for d in docs if (d["_id"], d.get("version", 0)) not in self._seen]
+        if not fresh:
+            return []
+        for doc in fresh:
+            self._seen[(doc["_id"], doc.get("version", 0))] = doc["updated_at"]
+        self.newest = max([d["updated_at"] for d in fresh] + ([self.newest] if self.newest else []))
+        horizon = self.newest - self.lookback
+        self._seen = {k: t for k, t in self._seen.items() if t >= horizon}
+        self.version += 1
+        CHANGES_SEEN.inc(len(fresh))
+        for callback in self._listeners:
+            callback()
+        events = [to_event(d) for d in fresh]
+        for queue in list(self._subscribers):
+            for event in events:
+                try:
+                    queue.put_nowait(event)
+                except asyncio.QueueFull:  # a stalled client: end its stream, it resumes by id
+                    self._subscribers.discard(queue)
+                    queue.get_nowait()
+                    queue.put_nowait(None)
+                    break
+        return events
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[StoryEvent | None]]:
+        """A queue of the events announced from now on; ``None`` means the stream must end."""
+        queue: asyncio.Queue[StoryEvent | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self._subscribers.add(queue)
+        STREAM_CLIENTS.inc()
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+            STREAM_CLIENTS.dec()
+
+    async def replay(self, after_id: str, limit: int) -> list[StoryEvent]:
+        """Events after ``after_id`` read from the store (a resumed stream; any replica can answer)."""
+        since = parse_event_id(after_id)
+        docs = await self.views.updated_since(since, limit + 50)
+        return [e for e in map(to_event, docs) if _after(e.id, after_id)][:limit]
+
+
+def _after(candidate: str, last: str) -> bool:
+    c_ms, _, c_id = candidate.partition(".")
+    l_ms, _, l_id = last.partition(".")
+    return (int(c_ms), c_id) > (int(l_ms), l_id)

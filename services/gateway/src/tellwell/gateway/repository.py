@@ -1,0 +1,135 @@
+"""Every MongoDB query of the gateway (read-only): ``story_views`` (written by score) and
+``sources`` (written by ingest)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tellwell.common.sources import Source
+from tellwell.common.views import STORY_VIEWS
+from tellwell.gateway.domain import SORT_FIELD, CursorKey, FeedQuery
+
+Doc = dict[str, Any]
+DB = AsyncDatabase[Doc]
+
+#: A feed item needs the flat fields only; the full view (``view``) is the heavy part.
+CARD_PROJECTION: dict[str, int] = {"view": 0}
+MAX_MERGE_HOPS = 16
+
+
+class MergeLoop(Exception):
+    """``merged_into`` links that go round in a circle (a bug upstream): no survivor to show."""
+
+
+def feed_filter(query: FeedQuery, after: CursorKey | None = None) -> Doc:
+    """The MongoDB filter of a feed page: live stories (not absorbed) matching every filter."""
+    clauses: list[Doc] = [{"merged_into": None}]
+    if query.category is not None:
+        clauses.append({"category": query.category.value})
+    if query.lean == "blindspot":
+        clauses.append({"blindspot": {"$ne": None}})
+    elif query.lean is not None:
+        clauses.append({f"lean_{query.lean}": {"$gt": 0}})
+    if query.min_confidence is not None:
+        clauses.append({"confidence": {"$gte": query.min_confidence}})
+    if query.since is not None:
+        clauses.append({"last_published_at": {"$gte": query.since}})
+    if query.source is not None:
+        clauses.append({"sources": query.source})
+    if query.q:
+        pattern = {"$regex": re.escape(query.q), "$options": "i"}
+        clauses.append({"$or": [{"title": pattern}, {"summary_text": pattern}]})
+    if after is not None:
+        field = SORT_FIELD[query.sort]
+        clauses.append(
+            {"$or": [{field: {"$lt": after.value}}, {field: after.value, "_id": {"$lt": after.story_id}}]}
+        )
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class StoryViews:
+    """Reads of the ``story_views`` read model."""
+
+    def __init__(self, db: DB) -> None:
+        self.collection = db[STORY_VIEWS]
+
+    async def feed(self, query: FeedQuery, after: CursorKey | None, limit: int) -> list[Doc]:
+        """One page of cards, newest/hottest first, ties broken by id (so pages never overlap)."""
+        field = SORT_FIELD[query.sort]
+        cursor = (
+            self.collection.find(feed_filter(query, after), CARD_PROJECTION)
+            .sort([(field, -1), ("_id", -1)])
+            .limit(limit)
+        )
+        return [doc async for doc in cursor]
+
+    async def get(self, story_id: str) -> Doc | None:
+        return await self.collection.find_one({"_id": story_id})
+
+    async def card_if_matches(self, story_id: str, query: FeedQuery) -> Doc | None:
+        """The story's card fields when it belongs in the feed ``query`` selects, else ``None``."""
+        return await self.collection.find_one(
+            {"$and": [{"_id": story_id}, feed_filter(query)]}, CARD_PROJECTION
+        )
+
+    async def resolve(self, story_id: str) -> Doc | None:
+        """The story's document, or its survivor's when it was merged (following chains of merges).
+
+        Raises ``MergeLoop`` when ``merged_into`` links go round in a circle.
+        """
+        seen: set[str] = set()
+        doc = await self.get(story_id)
+        while doc is not None and doc.get("merged_into"):
+            seen.add(doc["_id"])
+            target = doc["merged_into"]
+            if target in seen or len(seen) > MAX_MERGE_HOPS:
+                raise MergeLoop(story_id)
+            doc = await self.get(target)
+        return doc
+
+    async def updated_since(self, since: datetime | None, limit: int) -> list[Doc]:
+        """Cards of views written at or after ``since`` (all when ``None``), oldest write first."""
+        query: Doc = {} if since is None else {"updated_at": {"$gte": since}}
+        cursor = self.collection.find(query, CARD_PROJECTION).sort([("updated_at", 1), ("_id", 1)])
+        return [doc async for doc in cursor.limit(limit)]
+
+    async def latest_update(self) -> datetime | None:
+        docs = [d async for d in self.collection.find({}, {"updated_at": 1}).sort("updated_at", -1).limit(1)]
+        return docs[0]["updated_at"] if docs else None
+
+    async def category_counts(self) -> dict[str, int]:
+        pipeline: list[Doc] = [
+            {"$match": {"merged_into": None}},
+            {"$group": {"_id": "$category", "n": {"$sum": 1}}},
+        ]
+        return {row["_id"]: row["n"] async for row in await self.collection.aggregate(pipeline)}
+
+
+class Sources:
+    """Reads of the source registry (``sources``, ``_id`` = domain)."""
+
+    def __init__(self, db: DB) -> None:
+        self.collection = db["sources"]
+
+    async def get(self, domain: str) -> Source | None:
+        doc = await self.collection.find_one({"_id": domain})
+        return source_from_doc(doc) if doc else None
+
+    async def list(self, *, lean: str | None, after: str | None, limit: int) -> list[Source]:
+        clauses: list[Doc] = []
+        if lean is not None:
+            clauses.append({"lean": lean})
+        if after is not None:
+            clauses.append({"_id": {"$gt": after}})
+        query: Doc = {"$and": clauses} if len(clauses) > 1 else (clauses[0] if clauses else {})
+        cursor = self.collection.find(query).sort("_id", 1).limit(limit)
+        return [source_from_doc(doc) async for doc in cursor]
+
+
+def source_from_doc(doc: Doc) -> Source:
+    data = {k: v for k, v in doc.items() if k not in ("_id", "domain")}
+    return Source(domain=doc["_id"], **data)

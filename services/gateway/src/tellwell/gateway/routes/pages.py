@@ -1,0 +1,139 @@
+"""The web pages: the feed (``/``) and a story (``/stories/{id}``), server-rendered, cached as bytes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from tellwell.common.events import Category
+from tellwell.common.views import view_from_document
+from tellwell.gateway.cache import Rendered, rendered, send
+from tellwell.gateway.deps import CacheDep, ChangesDep, FeedDep, TemplatesDep, ViewsDep
+from tellwell.gateway.domain import encode_cursor, source_names, story_card
+from tellwell.gateway.rendering import render
+from tellwell.gateway.routes.stories import Merged, StoryId, live_view, redirect
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+HTML = "text/html; charset=utf-8"
+PAGE_CACHE = "public, max-age=5"
+LEANS = [
+    ("", "Any"),
+    ("left", "Covered by the left"),
+    ("center", "Covered by the center"),
+    ("right", "Covered by the right"),
+    ("blindspot", "Blindspots"),
+]
+CONFIDENCES = [("", "Any"), ("50", "50%+"), ("70", "70%+"), ("90", "90%+")]
+WINDOWS = [
+    ("", "Any time"),
+    ("1h", "Past hour"),
+    ("24h", "Past day"),
+    ("7d", "Past week"),
+    ("30d", "Past month"),
+]
+FORM_FIELDS = ("q", "category", "lean", "min_confidence", "since", "sort", "source")
+
+
+def _minute(now: datetime) -> int:
+    # Pages show ages ("39m ago"): a cached page lives at most until the minute turns.
+    return int(now.timestamp() // 60)
+
+
+@router.get("/")
+async def feed_page(
+    request: Request,
+    feed: FeedDep,
+    views: ViewsDep,
+    cache: CacheDep,
+    changes: ChangesDep,
+    templates: TemplatesDep,
+) -> Response:
+    now = datetime.now(UTC)
+    p = feed.params
+    form = {
+        "q": p.q or "",
+        "category": p.category.value if p.category else "",
+        "lean": p.lean or "",
+        "min_confidence": f"{p.min_confidence:g}" if p.min_confidence is not None else "",
+        "since": p.since or "",
+        "sort": p.sort,
+        "source": p.source or "",
+    }
+    filters = {k: v for k, v in form.items() if v and not (k == "sort" and v == "hot")}
+
+    async def build() -> Rendered:
+        docs = await views.feed(feed.query, feed.after, feed.limit + 1)
+        page = docs[: feed.limit]
+        next_url = None
+        if len(docs) > feed.limit:
+            next_url = "/?" + urlencode({**filters, "cursor": encode_cursor(feed.query, page[-1])})
+        body = render(
+            templates,
+            "feed.html",
+            now,
+            cards=[story_card(d) for d in page],
+            form=form,
+            categories=[c.value for c in Category],
+            leans=LEANS,
+            confidences=CONFIDENCES,
+            windows=WINDOWS,
+            next_url=next_url,
+            live=feed.cursor is None,
+            query_string=urlencode(filters),
+        )
+        return rendered(body, HTML)
+
+    key = (
+        "feed-page",
+        changes.version,
+        _minute(now),
+        feed.query,
+        feed.cursor,
+        feed.limit,
+        tuple(filters.items()),
+    )
+    return send(request, await cache.get(key, build), PAGE_CACHE)
+
+
+@router.get("/stories/{story_id}")
+async def story_page(
+    request: Request,
+    story_id: StoryId,
+    views: ViewsDep,
+    cache: CacheDep,
+    changes: ChangesDep,
+    templates: TemplatesDep,
+) -> Response:
+    now = datetime.now(UTC)
+
+    async def build() -> Rendered:
+        view = view_from_document(await live_view(views, story_id))
+        context: dict[str, Any] = {
+            "v": view,
+            "names": source_names(view),
+            "articles": {a.article_id: a for a in view.articles},
+        }
+        return rendered(render(templates, "story.html", now, **context), HTML)
+
+    try:
+        entry = await cache.get(("story-page", changes.version, _minute(now), story_id), build)
+    except Merged as merged:
+        return redirect(request, f"/stories/{merged.survivor}")
+    return send(request, entry, PAGE_CACHE)
+
+
+@router.get("/stories/{story_id}/card")
+async def story_card_fragment(
+    story_id: StoryId, feed: FeedDep, views: ViewsDep, templates: TemplatesDep
+) -> Response:
+    """One feed card as HTML, for the live feed; 204 when the story does not match the feed's filters."""
+    doc = await views.card_if_matches(story_id, feed.query)
+    if doc is None:
+        return Response(status_code=204)
+    body = render(templates, "card.html", datetime.now(UTC), c=story_card(doc))
+    return Response(body, media_type=HTML, headers={"cache-control": "no-store"})

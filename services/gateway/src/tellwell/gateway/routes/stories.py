@@ -1,0 +1,144 @@
+"""``/v1/stories``: the feed, one story's full view, its articles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import TypeAdapter
+
+from tellwell.common.events import ArticleRef, StoryScored
+from tellwell.common.http import HTTPProblem
+from tellwell.common.views import view_from_document
+from tellwell.gateway.cache import Rendered, rendered, send
+from tellwell.gateway.deps import CacheDep, ChangesDep, FeedDep, ViewsDep
+from tellwell.gateway.domain import encode_cursor, story_card
+from tellwell.gateway.repository import Doc, MergeLoop, StoryViews
+from tellwell.gateway.schemas import ArticlesPage, FeedPage
+
+router = APIRouter(prefix="/v1/stories", tags=["stories"])
+
+JSON = "application/json"
+FEED_CACHE = "public, max-age=5"
+STORY_CACHE = "public, max-age=15"
+StoryId = Annotated[str, Path(min_length=1, max_length=200, description="A story id.")]
+_ARTICLES = TypeAdapter(list[ArticleRef])
+PROBLEMS = {
+    404: {"description": "No such story"},
+    308: {"description": "The story was merged: `Location` is its survivor (chains already followed)."},
+    422: {"description": "A parameter is invalid; the problem names it"},
+    429: {"description": "Rate limit exceeded; see `Retry-After`"},
+}
+
+
+class Merged(Exception):
+    """The asked-for story was absorbed by ``survivor``: answer with a redirect."""
+
+    def __init__(self, survivor: str) -> None:
+        self.survivor = survivor
+
+
+async def live_view(views: StoryViews, story_id: str) -> Doc:
+    """The story's document; raises ``Merged`` (with the end of the merge chain) or a 404 problem."""
+    doc = await views.get(story_id)
+    if doc is None:
+        raise HTTPProblem(404, f"No story with id '{story_id}'.")
+    if doc.get("merged_into"):
+        try:
+            survivor = await views.resolve(story_id)
+        except MergeLoop:
+            raise HTTPProblem(
+                404, f"Story '{story_id}' was merged, but its merges go round in a loop."
+            ) from None
+        if survivor is None:
+            raise HTTPProblem(
+                404, f"Story '{story_id}' was merged into '{doc['merged_into']}', which is not available."
+            )
+        raise Merged(survivor["_id"])
+    return doc
+
+
+def redirect(request: Request, path: str) -> RedirectResponse:
+    query = request.url.query
+    return RedirectResponse(path + (f"?{query}" if query else ""), status_code=308)
+
+
+@router.get("", response_model=FeedPage, responses={422: PROBLEMS[422], 429: PROBLEMS[429]})
+async def list_stories(
+    request: Request, feed: FeedDep, views: ViewsDep, cache: CacheDep, changes: ChangesDep
+) -> Response:
+    """The feed: live stories, hottest or newest first, filtered; pages by an opaque cursor.
+
+    Pages are keyset-paginated on (sort key, story id), so stories published while a client pages
+    never shift later pages (a new story appears on the first page only). With `sort=hot` a story
+    whose ranking changes between two requests can move across the page boundary.
+    Responses carry an `ETag`; send it back as `If-None-Match` for a `304`.
+    """
+
+    async def render() -> Rendered:
+        docs = await views.feed(feed.query, feed.after, feed.limit + 1)
+        page = docs[: feed.limit]
+        next_cursor = encode_cursor(feed.query, page[-1]) if len(docs) > feed.limit else None
+        return rendered(
+            orjson.dumps({"items": [story_card(d) for d in page], "next_cursor": next_cursor}), JSON
+        )
+
+    entry = await cache.get(("feed", changes.version, feed.query, feed.cursor, feed.limit), render)
+    return send(request, entry, FEED_CACHE)
+
+
+@router.get(
+    "/{story_id}",
+    response_model=StoryScored,
+    responses={308: PROBLEMS[308], 404: PROBLEMS[404], 429: PROBLEMS[429]},
+)
+async def get_story(
+    request: Request, story_id: StoryId, views: ViewsDep, cache: CacheDep, changes: ChangesDep
+) -> Response:
+    """The full story view (the `story.scored` payload): summary, body, confidence with its breakdown,
+    lean, perspectives, gaps, member articles, related stories.
+
+    A story absorbed by a merge answers `308 Permanent Redirect` to its survivor (following a chain
+    of merges to its end), so old links keep working.
+    """
+
+    async def render() -> Rendered:
+        doc = await live_view(views, story_id)
+        return rendered(doc["view"].encode(), JSON)
+
+    try:
+        entry = await cache.get(("story", changes.version, story_id), render)
+    except Merged as merged:
+        return redirect(request, f"/v1/stories/{merged.survivor}")
+    return send(request, entry, STORY_CACHE)
+
+
+@router.get(
+    "/{story_id}/articles",
+    response_model=ArticlesPage,
+    responses={308: PROBLEMS[308], 404: PROBLEMS[404], 429: PROBLEMS[429]},
+)
+async def story_articles(
+    request: Request, story_id: StoryId, views: ViewsDep, cache: CacheDep, changes: ChangesDep
+) -> Response:
+    """The story's member articles with their sources, oldest first (a merged id redirects)."""
+
+    async def render() -> Rendered:
+        view = view_from_document(await live_view(views, story_id))
+        articles = sorted(view.articles, key=lambda a: a.published_at)
+        body = (
+            b'{"story_id":'
+            + orjson.dumps(view.story_id)
+            + b',"items":'
+            + _ARTICLES.dump_json(articles)
+            + b"}"
+        )
+        return rendered(body, JSON)
+
+    try:
+        entry = await cache.get(("articles", changes.version, story_id), render)
+    except Merged as merged:
+        return redirect(request, f"/v1/stories/{merged.survivor}/articles")
+    return send(request, entry, STORY_CACHE)
