@@ -6,6 +6,7 @@ of every story): regular expressions and a crude suffix stemmer, no models.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ _SENTENCE_END = re.compile(
     r"(?<!\b[A-Z]\.)(?<!\b[A-Z][a-z]\.)(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])"
 )
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(%|per\s?cent|percent))?", re.I)
+_DIGIT = re.compile(r"\d")
 _CAPITALISED = re.compile(r"\b(?:(?:[A-Z]\.(?:[A-Z]\.)+|[A-Z][\w\u2019'&-]*\b)[ \t]?)+")
 
 # Multipliers written after a figure ("3.5 million", "$2bn").
@@ -34,6 +36,7 @@ STOPWORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=200_000)  # news vocabulary repeats: most calls are hits
 def stem(word: str) -> str:
     """A crude English suffix stripper: enough to match 'strikes'/'struck' no, 'warnings'/'warning' yes."""
     for suffix in ("ingly", "edly", "ing", "ies", "ied", "ed", "es", "ly", "s"):
@@ -44,13 +47,11 @@ def stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Content terms: lower-cased, stemmed words without stopwords; figures are left to ``figures``."""
-    out: list[str] = []
-    for match in _WORD.finditer(text.lower()):
-        word = match.group()
-        if word[0].isdigit() or word in STOPWORDS or len(word) < 2:
-            continue
-        out.append(stem(word))
-    return out
+    return [
+        stem(w)
+        for w in _WORD.findall(text.lower())
+        if len(w) > 1 and w not in STOPWORDS and not w[0].isdigit()
+    ]
 
 
 def sentences(text: str) -> list[str]:
@@ -69,6 +70,8 @@ class Figure:
 def figures(text: str) -> list[Figure]:
     """The figures in a text: '1,200' -> 1200, '3.5 million' -> 3.5e6, '12%' -> 12 (context '%')."""
     out: list[Figure] = []
+    if not _DIGIT.search(text):  # most sentences state no figure: skip the costly pattern
+        return out
     for match in _NUMBER.finditer(text):
         raw = match.group(1).replace(",", "")
         try:
