@@ -39,7 +39,7 @@ LAG_SOURCES = {
     "score": (Topic.story_summary.value, "score"),
 }
 # Services whose consumers are being written (issue 8): their apps register no subscriber yet.
-PENDING = {"summarize", "score"}
+PENDING = {"summarize"}
 SECRET = "tellwell-secrets"
 
 
