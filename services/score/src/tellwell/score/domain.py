@@ -69,7 +69,7 @@ class ScoreParams:
     blindspot_min_reports: int = 3
     hotness_half_life_h: float = 6.0
     copy_jaccard: float = 0.8  # word 5-gram Jaccard above which two texts are one report
-    copy_min_chars: int = 300  # shorter texts are compared by fingerprint only
+    copy_min_chars: int = 150  # shorter texts (headlines, teasers) are compared by fingerprint only
     corroboration: CorroborationParams = field(default_factory=CorroborationParams)
 
 
@@ -105,7 +105,8 @@ def breakdown(method: str, n_claims: int, reports: Sequence[IndependentReport]) 
     """The confidence formula (docs/score.md):
 
     ``share   = Σ w·sup / Σ w·(sup + con + silent_weight·sil)`` over reports (w = credibility,
-    sup/con/sil = the report's shares of claims supported / contradicted / not addressed);
+    sup/sil = the report's shares of claims supported / not addressed; a report contradicting any
+    claim has sup = sil = 0, con = 1);
     ``breadth = 1 - (1 - P)·exp(-M / breadth_tau)`` with ``M = Σ w·sup`` over secondary reports and
     ``P = max primary_strength·w·sup`` over primary ones;  ``value = 100 · share · breadth``.
     """
@@ -117,9 +118,13 @@ def breakdown(method: str, n_claims: int, reports: Sequence[IndependentReport]) 
         return Breakdown(0.0, 0.0, 0.0, 0.0, 0.0)
     num = den = mass = primary = 0.0
     for r in reports:
-        sup = len(set(r.supports)) / n_claims
-        con = len(set(r.contradicts) - set(r.supports)) / n_claims
-        sil = max(0.0, 1.0 - sup - con)
+        if set(r.contradicts) - set(r.supports):
+            # States a core figure differently: it disputes the account as told, so it counts wholly
+            # against it, whatever else it confirms.
+            sup, con, sil = 0.0, 1.0, 0.0
+        else:
+            sup = len(set(r.supports)) / n_claims
+            con, sil = 0.0, 1.0 - sup
         num += r.credibility * sup
         den += r.credibility * (sup + con + m.silent_weight * sil)
         if r.primary:
@@ -370,14 +375,15 @@ def explain(
             f"Confidence {b.value:.1f}%."
         )
     full = sum(1 for r in reports if len(r.supports) == n_claims)
-    partial = sum(1 for r in reports if 0 < len(r.supports) < n_claims)
+    partial = sum(1 for r in reports if 0 < len(r.supports) < n_claims and not r.contradicts)
     against = sum(1 for r in reports if r.contradicts)
     reasons = Counter(c.reason for c in collapsed)
     folded = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(reasons.items()))
     return (
         f"{len(reports)} independent reports"
         + (f" ({len(collapsed)} articles collapsed: {folded})" if collapsed else "")
-        + f". {full} corroborate all {n_claims} core claim(s), {partial} some, {against} contradict a figure."
+        + f". {full} corroborate all {n_claims} core claim(s), {partial} some;"
+        + f" {against} state a core figure differently and count against it."
         + f" Credibility-weighted share {b.share:.2f} x breadth {b.breadth:.2f}"
         + f" (corroborating weight {b.mass:.2f}"
         + (f", primary source {b.primary:.2f}" if b.primary else "")
