@@ -1,0 +1,298 @@
+"""The score service around its domain: the view store on the real FerretDB, the pipeline and the
+handler on the in-memory broker, and the whole path on the real Kafka."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import CollectorRegistry
+
+from tellwell.common.events import RelatedStory, StoryScored
+from tellwell.common.kafka import consumer_options, ensure_topics, make_broker
+from tellwell.common.settings import KafkaSettings
+from tellwell.common.testing import make_story_scored
+from tellwell.common.topics import TopicSpec, dlq_name
+from tellwell.common.views import STORY_VIEW_INDEXES, STORY_VIEWS, view_document, view_from_document
+from tellwell.ingest.repository import source_doc
+from tellwell.score import repository as repo
+from tellwell.score.domain import Member
+from tellwell.score.handlers import kafka_publisher, make_router
+from tellwell.score.pipeline import ScorePipeline
+from tests.score.stories import CONTRADICTING, SUPPORTING, member, registry, sources_for, summary_for
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def article_doc(m: Member) -> dict:
+    """An ``articles`` document as ingest stores it (services/ingest/.../repository.py article_doc)."""
+    return {
+        "_id": m.article_id,
+        "url": m.url,
+        "source": m.source,
+        "source_name": None,
+        "title": m.title,
+        "text": m.text,
+        "lead": m.lead,
+        "language": "en",
+        "published_at": m.published_at,
+        "fetched_at": m.published_at,
+        "stored_at": m.published_at,
+        "authors": [],
+        "category_hint": None,
+        "content_source": "page",
+        "feed_id": None,
+        "fingerprint": m.fingerprint,
+        "signature": None,
+        "copy_of": m.copy_of,
+        "event_id": str(uuid.uuid4()),
+        "trace_id": uuid.uuid4().hex,
+    }
+
+
+async def seed(db, members: list[Member]) -> None:
+    """Members into ``articles``, their outlets' registry entries into ``sources`` (ingest's shapes)."""
+    await db.articles.insert_many([article_doc(m) for m in members])
+    entries = sources_for(members)
+    if entries:
+        await db.sources.insert_many([source_doc(s) for s in entries.values()])
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.events: list[StoryScored] = []
+
+    async def __call__(self, events) -> None:
+        self.events += events
+
+
+def chile_story() -> list[Member]:
+    reuters = member("reuters.com", SUPPORTING[0])
+    return [
+        reuters,
+        member("apnews.com", SUPPORTING[1], minutes=4),
+        member("yahoo.com", SUPPORTING[0], minutes=6, copy_of=reuters.article_id),
+        member("chicagotribune.com", SUPPORTING[2], minutes=8),
+        member("mercurynews.com", SUPPORTING[3], minutes=9),
+        member("latimes.com", CONTRADICTING[0], minutes=11),
+    ]
+
+
+@pytest.fixture
+def pipeline_factory(mongo_db):
+    def make(publish=None, **kwargs) -> ScorePipeline:
+        return ScorePipeline(mongo_db, publish or Collected(), clock=lambda: NOW, **kwargs)
+
+    return make
+
+
+@pytest.mark.mongo
+class TestViewStore:
+    async def test_an_older_version_never_replaces_a_newer_one(self, mongo_db):
+        v3 = make_story_scored(version=300, cluster_version=3, title="third")
+        v2 = make_story_scored(version=200, cluster_version=2, title="second")
+
+        first = await repo.store_view(mongo_db, v3, updated_at=NOW, recheck_delay_s=0)
+        stale = await repo.store_view(mongo_db, v2, updated_at=NOW, recheck_delay_s=0)
+        again = await repo.store_view(mongo_db, v3, updated_at=NOW, recheck_delay_s=0)
+
+        assert [first[0], stale[0], again[0]] == [repo.Outcome.stored, repo.Outcome.stale, repo.Outcome.same]
+        assert again[1].event_id == v3.event_id  # a redelivery re-emits the stored event
+        doc = await mongo_db[STORY_VIEWS].find_one({"_id": v3.story_id})
+        assert doc["version"] == 300
+        assert view_from_document(doc).title == "third"
+
+    async def test_racing_writers_leave_the_newest_version(self, mongo_db):
+        for round_ in range(5):
+            sid = f"race-{round_}"
+            views = [
+                make_story_scored(story_id=sid, version=100 * v, cluster_version=v) for v in (1, 2, 3, 4, 5)
+            ]
+            await asyncio.gather(
+                *(repo.store_view(mongo_db, v, updated_at=NOW, recheck_delay_s=0.02) for v in reversed(views))
+            )
+            doc = await mongo_db[STORY_VIEWS].find_one({"_id": sid})
+            assert doc["version"] == 500
+
+    async def test_indexes_for_the_feed_exist(self, mongo_db):
+        await repo.ensure_indexes(mongo_db)
+        names = {ix["name"] async for ix in await mongo_db[STORY_VIEWS].list_indexes()}
+        assert {name for name, _ in STORY_VIEW_INDEXES} <= names
+
+
+@pytest.mark.mongo
+class TestPipeline:
+    async def test_a_summary_becomes_a_stored_view_and_one_event(self, mongo_db, pipeline_factory):
+        members = chile_story()
+        await seed(mongo_db, members)
+        out = Collected()
+
+        [view] = await pipeline_factory(out).process([summary_for(members, version=2)])
+
+        assert out.events == [view]
+        doc = await mongo_db[STORY_VIEWS].find_one({"_id": "story-chile"})
+        assert view_from_document(doc) == view
+        assert doc == view_document(view, updated_at=doc["updated_at"])
+        reports = view.confidence.reports
+        # reuters+yahoo copy, apnews, one voice for the two alden-global-capital papers, latimes
+        assert len(reports) == 4
+        assert {c.reason for c in view.confidence.collapsed} == {"copy", "same_owner"}
+        assert any(r.contradicts for r in reports)
+        assert view.article_count == 6
+        assert view.source_count == 6
+
+    async def test_stale_versions_are_ignored_and_redelivery_changes_nothing(
+        self, mongo_db, pipeline_factory
+    ):
+        members = chile_story()
+        await seed(mongo_db, members)
+        out = Collected()
+        pipeline = pipeline_factory(out)
+        [v3] = await pipeline.process([summary_for(members, version=3)])
+        stored = await mongo_db[STORY_VIEWS].find_one({"_id": "story-chile"})
+
+        assert await pipeline.process([summary_for(members[:2], version=2)]) == []
+        redelivered = await pipeline.process([summary_for(members, version=3)])
+
+        assert redelivered == [v3]  # the stored event again, same event_id, for a lost publish
+        assert await mongo_db[STORY_VIEWS].find_one({"_id": "story-chile"}) == stored
+
+    async def test_a_merged_story_points_to_its_survivor(self, mongo_db, pipeline_factory):
+        members = chile_story()
+        await seed(mongo_db, members)
+        pipeline = pipeline_factory()
+        await pipeline.process([summary_for(members[:2], story_id="story-b", version=1)])
+
+        [final] = await pipeline.process(
+            [summary_for(members[:2], story_id="story-b", version=2, merged_into="story-chile")]
+        )
+        late = await pipeline.process([summary_for(members[:2], story_id="story-b", version=1)])
+
+        assert final.merged_into == "story-chile"
+        assert late == []
+        doc = await mongo_db[STORY_VIEWS].find_one({"_id": "story-b"})
+        assert doc["merged_into"] == "story-chile"
+        assert doc["version"] == final.version
+
+    async def test_related_stories_are_filled_from_their_views(self, mongo_db, pipeline_factory):
+        members = chile_story()
+        await seed(mongo_db, members)
+        pipeline = pipeline_factory()
+        [copper] = await pipeline.process(
+            [summary_for(members[:2], story_id="story-copper", title="Copper jumps on Chile mine fears")]
+        )
+
+        [view] = await pipeline.process(
+            [summary_for(members, related=[RelatedStory(story_id="story-copper", score=0.5)])]
+        )
+
+        [related] = view.related
+        assert related.title == "Copper jumps on Chile mine fears"
+        assert related.confidence == copper.confidence.value
+        assert related.source_count == copper.source_count
+
+    async def test_unknown_outlets_and_missing_articles_do_not_stop_scoring(self, mongo_db, pipeline_factory):
+        blog = member("quakewatch.substack.com", SUPPORTING[0])
+        await seed(mongo_db, [blog])
+
+        [view] = await pipeline_factory().process([summary_for([blog], member_ids=[blog.article_id, "gone"])])
+
+        assert view.article_count == 1
+        assert view.confidence.single_source
+        assert view.confidence.reports[0].credibility == 0.5
+
+    async def test_a_broken_registry_entry_is_scored_as_unrated(self, mongo_db, pipeline_factory):
+        blog = member("reuters.com", SUPPORTING[0])
+        await mongo_db.articles.insert_one(article_doc(blog))
+        await mongo_db.sources.insert_one({"_id": "reuters.com", "credibility": "very much"})
+
+        [view] = await pipeline_factory().process([summary_for([blog])])
+
+        assert view.confidence.reports[0].credibility == 0.5
+
+
+@pytest.mark.mongo
+class TestHandler:
+    async def test_summaries_in_views_out_and_a_poison_record_to_the_dlq(self, mongo_db, pipeline_factory):
+        members = chile_story()
+        await seed(mongo_db, members)
+        broker = make_broker(KafkaSettings(), service="score-test", registry=CollectorRegistry())
+        broker.include_router(make_router(source="in-summary", group="g"))
+        out = Collected()  # kafka_publisher needs the real broker: see TestOnTheRealBroker
+        pipeline = pipeline_factory(out)
+        dead = []
+
+        @broker.subscriber(dlq_name("in-summary"))
+        async def on_dead(message: KafkaMessage) -> None:
+            dead.append(message.body)
+
+        async with TestKafkaBroker(broker) as br:
+            br.context.set_global("pipeline", pipeline)
+            await br.publish_batch(
+                summary_for(members, version=1),
+                b'{"type": "story.summary", "story_id": 42}',
+                summary_for(members, version=2),
+                topic="in-summary",
+            )
+
+        assert dead == [b'{"type": "story.summary", "story_id": 42}']
+        [event] = out.events  # the batch's newest version only
+        assert event.cluster_version == 2
+        doc = await mongo_db[STORY_VIEWS].find_one({"_id": "story-chile"})
+        assert view_from_document(doc) == event
+
+
+@pytest.mark.kafka
+@pytest.mark.mongo
+class TestOnTheRealBroker:
+    async def test_summary_in_view_and_event_out_then_redelivery_changes_nothing(
+        self, infra, mongo_db, pipeline_factory
+    ):
+        members = chile_story()
+        await seed(mongo_db, members)
+        source, target = f"test-summary-{uuid.uuid4().hex[:8]}", f"test-scored-{uuid.uuid4().hex[:8]}"
+        await ensure_topics(
+            infra.kafka_bootstrap,
+            [TopicSpec(source, 2), TopicSpec(dlq_name(source), 1), TopicSpec(target, 2)],
+        )
+        settings = KafkaSettings(bootstrap_servers=infra.kafka_bootstrap)
+        service = make_broker(settings, service="score-it", registry=CollectorRegistry())
+        service.include_router(
+            make_router(source=source, group=f"g-{uuid.uuid4().hex[:6]}", batch_wait_ms=50)
+        )
+        pipeline = pipeline_factory(kafka_publisher(service, target))
+        reader = make_broker(settings, service="reader", registry=CollectorRegistry())
+        got: list[StoryScored] = []
+        keys: list[bytes] = []
+
+        @reader.subscriber(target, **consumer_options(f"r-{uuid.uuid4().hex[:6]}"))
+        async def collect(event: StoryScored, message: KafkaMessage) -> None:
+            got.append(event)
+            keys.append(message.raw_message.key)
+
+        async def wait_for(n: int, wait_s: float = 30) -> None:
+            deadline = asyncio.get_running_loop().time() + wait_s
+            while len(got) < n:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"{len(got)} story.scored events, wanted {n}")
+                await asyncio.sleep(0.1)
+
+        summary = summary_for(members, version=5)
+        async with service, reader:
+            service.context.set_global("pipeline", pipeline)
+            await service.start()
+            await reader.start()
+            await service.publish(summary, source, key=summary.story_id.encode())
+            await wait_for(1)
+            stored = await mongo_db[STORY_VIEWS].find_one({"_id": summary.story_id})
+            await service.publish(summary, source, key=summary.story_id.encode())  # delivered again
+            await wait_for(2)
+
+        first, second = got
+        assert keys == [b"story-chile", b"story-chile"]
+        assert view_from_document(stored) == first
+        assert second == first  # the same event (same event_id and version) re-emitted
+        assert await mongo_db[STORY_VIEWS].find_one({"_id": summary.story_id}) == stored
+        assert await mongo_db[STORY_VIEWS].count_documents({}) == 1
