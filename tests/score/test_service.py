@@ -21,7 +21,7 @@ from tellwell.score import repository as repo
 from tellwell.score.domain import Member
 from tellwell.score.handlers import kafka_publisher, make_router
 from tellwell.score.pipeline import ScorePipeline
-from tests.score.stories import CONTRADICTING, SUPPORTING, member, registry, sources_for, summary_for
+from tests.score.stories import CONTRADICTING, SUPPORTING, member, sources_for, summary_for
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
