@@ -1,13 +1,63 @@
-"""The summarize service process: `tellwell serve summarize` or `uvicorn tellwell.summarize.app:app`."""
+"""The summarize service process: `tellwell serve summarize` or `uvicorn tellwell.summarize.app:app`.
 
+Replicas share the ``story.cluster`` partitions; each flushes the pending stories it accepted
+(see ``pipeline``), so the service scales out like the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from faststream import ContextRepo
 from faststream.asgi import AsgiFastStream
 
-from tellwell.common.service import build_service
+from tellwell.common.kafka import broker_check, make_broker
+from tellwell.common.mongo import make_mongo_client, mongo_check
+from tellwell.common.observability import configure_logging, http_routes
+from tellwell.summarize.handlers import kafka_publisher, make_router
+from tellwell.summarize.llm import ChatImprover
+from tellwell.summarize.pipeline import Summarizer
 from tellwell.summarize.settings import Settings, settings
 
 
 def create_app(config: Settings = settings) -> AsgiFastStream:
-    return build_service("summarize", config)
+    broker = make_broker(config.kafka, service="summarize")
+    broker.include_router(make_router(batch_max=config.batch_max, batch_wait_ms=config.batch_wait_ms))
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
+        configure_logging("summarize", config.log_level, config.log_json)
+        mongo = make_mongo_client(config.mongo)
+        db = mongo[config.mongo.database]
+        improver = ChatImprover.from_settings(config)
+        summarizer = Summarizer(db, kafka_publisher(broker), config, improver=improver)
+        context.set_global("summarizer", summarizer)
+        flusher = asyncio.create_task(summarizer.run(), name="summarize-flusher")
+        state.update(mongo=mongo)
+        try:
+            yield
+        finally:
+            # Pending work is durable: stopping mid-flush only means the next start redoes it.
+            await summarizer.stop()
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            if improver is not None:
+                await improver.close()
+            await mongo.close()
+
+    async def check_mongo() -> None:
+        if "mongo" not in state:
+            raise ConnectionError("not started")
+        await mongo_check(state["mongo"])()
+
+    checks = {"kafka": broker_check(broker), "mongo": check_mongo}
+    return AsgiFastStream(broker, asgi_routes=http_routes(checks), lifespan=lifespan)
 
 
 app = create_app()

@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from tellwell.common.settings import ServiceSettings, service_config
 
 
@@ -7,6 +9,31 @@ class Settings(ServiceSettings):
     model_config = service_config("SUMMARIZE_")
 
     port: int = 8003
+    # Names this replica's pending stories; stable across restarts so a restarted replica resumes
+    # its own work at once (default: host name and port).
+    replica_id: str | None = None
+    # A story is summarised at most once per interval, and always after its last change.
+    debounce_s: float = Field(default=2.0, ge=0.0, le=3600.0)
+    # How often the flusher looks for due stories (it is also woken by every accepted event).
+    flush_interval_s: float = Field(default=0.5, gt=0.0, le=60.0)
+    # Another replica's pending story this long overdue is taken over (its owner is presumed dead).
+    takeover_s: float = Field(default=30.0, gt=0.0)
+    # Stories summarised concurrently by one replica.
+    concurrency: int = Field(default=8, ge=1, le=64)
+    # Bounded work per story: the most central N members (every source first).
+    max_articles: int = Field(default=12, ge=1, le=200)
+    # Members read from the store per story, newest first (the origin article always included).
+    fetch_max: int = Field(default=60, ge=1, le=1000)
+    # A story that keeps failing is dropped after this many attempts (logged, counted).
+    max_attempts: int = Field(default=3, ge=1)
+    batch_max: int = Field(default=64, ge=1, le=1000)
+    batch_wait_ms: int = Field(default=200, ge=0, le=5000)
+    # Optional OpenAI-compatible chat backend; off unless llm_url is set.
+    llm_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str | None = None
+    llm_timeout_s: float = Field(default=20.0, gt=0.0, le=300.0)
+    llm_max_articles: int = Field(default=8, ge=1, le=50)
 
 
 settings = Settings()

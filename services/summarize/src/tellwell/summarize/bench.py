@@ -1,0 +1,179 @@
+"""``tellwell bench summarize`` (speed and category accuracy) and ``tellwell summarize
+train-category`` (rebuild the bundled category prototypes), both on a labelled JSONL stream.
+
+Stories are the stream's gold stories (the gold label is read only to form stories and to score).
+The UCI headline stream has no article text, so speed is measured twice: on the real headlines
+(headline-only stories, as many feeds deliver them) and on articles whose text is synthesised from
+real text, namely five other headlines of the same story as five sentences.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tellwell.common.events import Category
+from tellwell.common.testing import make_story_cluster
+from tellwell.summarize.category import BUNDLED, DESCRIPTIONS, CategoryModel, bundled_model
+from tellwell.summarize.domain import Article, summarize
+
+UCI_CATEGORIES = {
+    "b": Category.business,
+    "t": Category.technology,
+    "e": Category.entertainment,
+    "m": Category.health,
+}
+
+
+def read_stories(path: Path) -> tuple[list[list[dict[str, Any]]], list[Category | None]]:
+    """Rows grouped by gold story (stream order within each), and each story's gold category."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                groups[str(row["story"])].append(row)
+    stories = list(groups.values())
+    labels = [UCI_CATEGORIES.get(str(rows[0].get("category"))) for rows in stories]
+    return stories, labels
+
+
+def to_article(row: dict[str, Any], text: str = "") -> Article:
+    return Article(
+        article_id=str(row["id"]),
+        url=row.get("url") or "",
+        source=row.get("source") or "unknown",
+        title=row.get("title") or "",
+        text=text,
+        published_at=datetime.fromisoformat(row["published_at"].replace("Z", "+00:00")),
+    )
+
+
+def story_sets(stories: list[list[dict[str, Any]]], size: int, with_text: bool) -> list[list[Article]]:
+    out: list[list[Article]] = []
+    for rows in stories:
+        if len(rows) < size:
+            continue
+        chosen = rows[:size]
+        titles = [r.get("title") or "" for r in rows]
+        articles = []
+        for k, row in enumerate(chosen):
+            text = ""
+            if with_text:
+                others = [t.rstrip(" .") + "." for j, t in enumerate(titles) if j != k][k % 7 : k % 7 + 5]
+                text = " ".join(others)
+            articles.append(to_article(row, text))
+        out.append(articles)
+    return out
+
+
+def throughput(sets: list[list[Article]], min_runs: int, model: CategoryModel) -> dict[str, Any]:
+    if not sets:
+        return {"stories": 0}
+    runs = 0
+    started = time.perf_counter()
+    while runs < min_runs:
+        for articles in sets:
+            cluster = make_story_cluster(
+                story_id=f"s{runs}",
+                member_ids=[a.article_id for a in articles],
+                first_published_at=articles[0].published_at,
+                last_published_at=articles[-1].published_at,
+            )
+            summarize(cluster, articles, model=model)
+            runs += 1
+    elapsed = time.perf_counter() - started
+    return {"summaries_per_s": round(runs / elapsed, 1), "summaries": runs, "distinct_stories": len(sets)}
+
+
+def category_accuracy(stories: list[list[dict[str, Any]]], labels: list[Category | None]) -> dict[str, Any]:
+    labelled = [
+        ([r.get("title") or "" for r in rows], label)
+        for rows, label in zip(stories, labels, strict=True)
+        if label is not None
+    ]
+    if not labelled:
+        return {"stories": 0}
+    bundled = bundled_model()
+    descriptions = CategoryModel()
+    in_sample = sum(bundled.predict(texts) == gold for texts, gold in labelled)
+    plain = sum(descriptions.predict(texts) == gold for texts, gold in labelled)
+    held_out = 0
+    for i, (texts, gold) in enumerate(labelled):
+        model = CategoryModel.train(labelled[:i] + labelled[i + 1 :])
+        held_out += model.predict(texts) == gold
+    n = len(labelled)
+    return {
+        "stories": n,
+        "accuracy_leave_one_story_out": round(held_out / n, 4),
+        "accuracy_bundled_model": round(in_sample / n, 4),
+        "accuracy_descriptions_only": round(plain / n, 4),
+        "note": "the bundled model was trained on this stream (in-sample); "
+        "leave-one-story-out is the honest estimate",
+    }
+
+
+def bench_summarize(
+    input: Annotated[
+        Path, typer.Option("--input", exists=True, dir_okay=False, help="Labelled JSONL stream (uci-head).")
+    ],
+    json_only: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+    min_runs: Annotated[int, typer.Option(help="Summaries per measured size.")] = 300,
+) -> None:
+    """Extractive summaries per second (10- and 50-article stories) and story category accuracy."""
+    stories, labels = read_stories(input)
+    model = bundled_model()
+    model.predict(["warm up"])
+    result: dict[str, Any] = {"bench": "summarize", "input": input.name, "method": "extractive-v1"}
+    for size in (10, 50):
+        result[f"headlines_{size}"] = throughput(story_sets(stories, size, False), min_runs, model)
+        result[f"text_{size}"] = throughput(story_sets(stories, size, True), min_runs // 2, model)
+    result["category"] = category_accuracy(stories, labels)
+    result["measures"] = (
+        "domain.summarize only (in memory: no Mongo or Kafka), one process; headlines_N: real headline-only "
+        "stories of N members from gold stories; text_N: the same with each text made of five other real "
+        "headlines of the story"
+    )
+    line = json.dumps(result)
+    if not json_only:
+        typer.echo(
+            f"{input.name}: 10 articles {result['headlines_10'].get('summaries_per_s')}/s headlines, "
+            f"{result['text_10'].get('summaries_per_s')}/s with text; 50 articles "
+            f"{result['headlines_50'].get('summaries_per_s')}/s, "
+            f"{result['text_50'].get('summaries_per_s')}/s; "
+            f"category LOSO {result['category'].get('accuracy_leave_one_story_out')}",
+            err=True,
+        )
+    typer.echo(line)
+
+
+def train_category(
+    input: Annotated[
+        Path, typer.Option("--input", exists=True, dir_okay=False, help="Labelled JSONL stream (uci-head).")
+    ],
+    output: Annotated[
+        Path | None, typer.Option(help="Where to write (default: the package's bundled file).")
+    ] = None,
+) -> None:
+    """Rebuild the bundled category prototypes from a stream with a `category` field (b/t/e/m)."""
+    stories, labels = read_stories(input)
+    labelled = [
+        ([r.get("title") or "" for r in rows], label)
+        for rows, label in zip(stories, labels, strict=True)
+        if label is not None
+    ]
+    if not labelled:
+        raise typer.BadParameter("no story with a known category in the input")
+    model = CategoryModel.train(labelled)
+    data = model.to_json()
+    data["built_from"] = {"input": input.name, "stories": len(labelled), "categories": sorted(DESCRIPTIONS)}
+    target = output or Path(str(resources.files("tellwell.summarize") / "data" / BUNDLED))
+    target.write_text(json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {target} ({target.stat().st_size // 1024} KiB) from {len(labelled)} stories")

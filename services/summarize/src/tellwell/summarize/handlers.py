@@ -1,0 +1,55 @@
+"""Kafka side of the summarize service: ``story.cluster`` batches in, ``story.summary`` out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from faststream import Context
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from tellwell.common.events import StoryCluster, StorySummary
+from tellwell.common.kafka import consumer_options, dead_letter, publish_keyed, records_of
+from tellwell.common.topics import Topic
+from tellwell.summarize.pipeline import Publish, Summarizer
+
+GROUP = "summarize"
+
+SummarizerDep = Annotated[Summarizer, Context("summarizer")]
+BrokerDep = Annotated[KafkaBroker, Context("broker")]
+
+
+def make_router(
+    *, source: str = Topic.story_cluster, group: str = GROUP, batch_max: int = 64, batch_wait_ms: int = 200
+) -> KafkaRouter:
+    """The subscriber, as a router (tests point it at their own topic and group)."""
+    router = KafkaRouter()
+
+    @router.subscriber(  # type: ignore[untyped-decorator]  # the **options hide the overload's types
+        source, batch=True, max_records=batch_max, batch_timeout_ms=batch_wait_ms, **consumer_options(group)
+    )
+    async def accept_clusters(message: KafkaMessage, summarizer: SummarizerDep, broker: BrokerDep) -> None:
+        """Decode each record (a bad one goes to the DLQ alone); store the batch as pending work.
+
+        Returns once the pending documents are durable, so the offsets commit after that."""
+        events: list[StoryCluster] = []
+        for record in records_of(message):
+            try:
+                events.append(StoryCluster.model_validate_json(record.value))
+            except (ValidationError, UnicodeDecodeError, TypeError) as exc:
+                await dead_letter(broker, record, exc, group=group)
+        if events:
+            await summarizer.accept(events)
+
+    return router
+
+
+def kafka_publisher(broker: KafkaBroker, topic: str = Topic.story_summary) -> Publish:
+    """``story.summary`` keyed by story id, acknowledged by Kafka before returning."""
+
+    async def publish(events: Sequence[StorySummary]) -> None:
+        await publish_keyed(broker, topic, events, key=lambda e: e.story_id)
+
+    return publish

@@ -1,0 +1,283 @@
+"""The summarize pipeline: accept ``story.cluster`` events, debounce per story, summarise, store,
+emit ``story.summary``.
+
+Delivery is at-least-once end to end. ``accept`` makes each event durable as the story's pending
+document (``summary_pending``, one per story, newest version wins) before the handler returns and
+Kafka commits the offset. A background flusher summarises due stories: summary stored, published,
+then the pending document cleared. A crash anywhere leaves the pending document, so the work is
+redone; a summary already stored for that version is re-emitted unchanged (same ``event_id``).
+
+Debounce: a story is summarised at most once per ``debounce_s`` and always after its last change
+(the pending document keeps its due time while newer versions replace its content, so a story
+that keeps changing is still summarised every interval rather than starved).
+
+Two replicas: each flushes only the stories whose pending document it wrote (its partitions), and
+takes over another replica's story only when it is ``takeover_s`` overdue (that replica is gone).
+Both writing the same version is harmless: summaries are version-checked and deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from prometheus_client import Counter, Histogram
+from pymongo.errors import PyMongoError
+
+from tellwell.common.events import StoryCluster, StorySummary, utcnow
+from tellwell.common.kafka import TRANSIENT_ERRORS
+from tellwell.common.sources import Source
+from tellwell.summarize import domain
+from tellwell.summarize import repository as repo
+from tellwell.summarize.category import CategoryModel, bundled_model
+from tellwell.summarize.domain import Article, Params
+from tellwell.summarize.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Infrastructure failures: the pending story is retried next tick without counting an attempt.
+RETRYABLE: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, PyMongoError)
+
+Publish = Callable[[Sequence[StorySummary]], Awaitable[None]]
+
+SUMMARIES = Counter("tellwell_summaries_total", "Story summaries emitted", ["method"])
+SKIPPED = Counter("tellwell_summary_events_skipped_total", "story.cluster events skipped", ["reason"])
+FAILURES = Counter("tellwell_summary_failures_total", "Stories whose summarising failed", ["final"])
+LATENCY = Histogram("tellwell_summarize_seconds", "Time to summarise, store and emit one story")
+
+
+class Improver(Protocol):
+    """A better writer of a summary's prose (the language-model backend)."""
+
+    async def improve(self, summary: StorySummary, articles: Sequence[Article]) -> StorySummary | None: ...
+
+
+class Summarizer:
+    """The service's core, independent of Kafka: tests drive it directly."""
+
+    def __init__(
+        self,
+        db: repo.DB,
+        publish: Publish,
+        config: Settings,
+        *,
+        improver: Improver | None = None,
+        model: CategoryModel | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.publish = publish
+        self.config = config
+        self.replica = config.replica_id or f"{socket.gethostname()}:{config.port}"
+        self.improver = improver
+        self.model = model or bundled_model()
+        self.params = Params(max_articles=config.max_articles)
+        self.clock = clock
+        self.debounce = timedelta(seconds=config.debounce_s)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._in_flight: set[str] = set()
+        self._last_done: dict[str, datetime] = {}
+        self._attempts: dict[tuple[str, int], int] = {}
+        self._articles: OrderedDict[str, repo.Doc] = OrderedDict()
+        self._sources: dict[str, tuple[datetime, Source | None]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._semaphore = asyncio.Semaphore(config.concurrency)
+
+    # ------------------------------------------------------------ accepting events
+
+    async def accept(self, events: Sequence[StoryCluster]) -> None:
+        """Make the newest version of each story durable as pending work (before the offset commits)."""
+        newest: dict[str, StoryCluster] = {}
+        for e in events:
+            if e.story_id not in newest or e.version > newest[e.story_id].version:
+                newest[e.story_id] = e
+        SKIPPED.labels("superseded_in_batch").inc(len(events) - len(newest))
+        await asyncio.gather(*(self._accept_one(e) for e in newest.values()))
+        self._wake.set()
+
+    async def _accept_one(self, event: StoryCluster) -> None:
+        stored, pending = await asyncio.gather(
+            repo.get_summary(self.db, event.story_id), repo.get_pending(self.db, event.story_id)
+        )
+        if stored is not None and stored[0].version >= event.version:
+            SKIPPED.labels("stale").inc()
+            return
+        if pending is not None and pending["version"] >= event.version:
+            SKIPPED.labels("already_pending").inc()
+            return
+        now = self.clock()
+        if event.merged_into is not None:
+            due = now  # the survivor's readers need the redirect now
+        elif pending is not None:
+            due = pending["due_at"]
+        elif stored is not None:
+            due = max(now, stored[1] + self.debounce)
+        else:
+            due = now
+        await repo.put_pending(self.db, event, owner=self.replica, due_at=due, now=now)
+
+    # ------------------------------------------------------------ the flusher
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Flush due stories until ``stop``; errors are logged, never fatal."""
+        while not self._stopping:
+            try:
+                await self.flush_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the store may be down: try again next tick
+                log.exception("flush failed")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.config.flush_interval_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def flush_once(self) -> list[StorySummary]:
+        """Summarise every story that is due and this replica's to do; returns what was emitted."""
+        now = self.clock()
+        docs = [d for d in await repo.all_pending(self.db) if self._is_due(d, now)]
+        results = await asyncio.gather(*(self._guarded(d["_id"]) for d in docs))
+        return [r for r in results if r is not None]
+
+    def _is_due(self, doc: repo.Doc, now: datetime) -> bool:
+        story = doc["_id"]
+        if story in self._in_flight or doc["due_at"] > now:
+            return False
+        last = self._last_done.get(story)
+        if last is not None and last + self.debounce > now:
+            return False
+        return bool(
+            doc.get("owner") == self.replica
+            or doc["due_at"] + timedelta(seconds=self.config.takeover_s) < now
+        )
+
+    async def _guarded(self, story_id: str) -> StorySummary | None:
+        self._in_flight.add(story_id)
+        try:
+            async with self._semaphore:
+                return await self.process(story_id)
+        except RETRYABLE as exc:
+            log.warning("story %s: store or broker unavailable (%s), will retry", story_id, exc)
+            return None
+        except Exception as exc:
+            await self._failed(story_id, exc)
+            return None
+        finally:
+            self._in_flight.discard(story_id)
+
+    async def _failed(self, story_id: str, exc: Exception) -> None:
+        pending = await repo.get_pending(self.db, story_id)
+        version = int(pending["version"]) if pending else 0
+        key = (story_id, version)
+        self._attempts[key] = self._attempts.get(key, 0) + 1
+        final = self._attempts[key] >= self.config.max_attempts
+        FAILURES.labels(str(final).lower()).inc()
+        if final:
+            log.error(
+                "story %s v%s dropped after %d attempts: %r", story_id, version, self._attempts[key], exc
+            )
+            await repo.clear_pending(self.db, story_id, version)
+            self._attempts.pop(key, None)
+        else:
+            log.warning("story %s v%s failed (attempt %d): %r", story_id, version, self._attempts[key], exc)
+
+    async def process(self, story_id: str) -> StorySummary | None:
+        """Summarise the story's pending version, store it, emit it, clear the pending document."""
+        loaded = await repo.load_pending(self.db, story_id)
+        if loaded is None:
+            return None
+        cluster, _ = loaded
+        started = self.clock()
+        stored = await repo.get_summary(self.db, story_id)
+        previous = stored[0] if stored else None
+        if previous is not None and previous.version > cluster.version:
+            await repo.clear_pending(self.db, story_id, cluster.version)
+            return None
+        if previous is not None and previous.version == cluster.version:
+            # Stored before a crash, perhaps never published: emit it again, unchanged.
+            await self.publish([previous])
+            await repo.clear_pending(self.db, story_id, cluster.version)
+            return previous
+        articles = await self.articles(cluster)
+        if cluster.merged_into is not None:
+            summary = domain.merged_summary(cluster, previous, articles, params=self.params, model=self.model)
+        else:
+            summary = await asyncio.to_thread(
+                domain.summarize, cluster, articles, params=self.params, model=self.model
+            )
+        if await repo.store_summary(self.db, summary, now=self.clock()):
+            await self.publish([summary])
+            SUMMARIES.labels(summary.method).inc()
+        await repo.clear_pending(self.db, story_id, cluster.version)
+        self._last_done[story_id] = self.clock()
+        LATENCY.observe((self.clock() - started).total_seconds())
+        if self.improver is not None and summary.merged_into is None:
+            task = asyncio.create_task(self._improve(summary, articles))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return summary
+
+    async def _improve(self, summary: StorySummary, articles: Sequence[Article]) -> None:
+        """The language-model rewrite, after the extractive summary is out; any failure keeps it."""
+        assert self.improver is not None
+        try:
+            better = await self.improver.improve(summary, articles)
+            if better is not None and await repo.store_summary(self.db, better, now=self.clock()):
+                await self.publish([better])
+                SUMMARIES.labels("llm").inc()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "story %s: language-model rewrite failed; extractive summary stands", summary.story_id
+            )
+
+    # ------------------------------------------------------------ reading members
+
+    def members_to_read(self, cluster: StoryCluster) -> list[str]:
+        """The origin article plus the newest members, at most ``fetch_max``."""
+        ids = list(dict.fromkeys(cluster.member_ids))
+        if len(ids) <= self.config.fetch_max:
+            return ids
+        return [ids[0], *ids[-(self.config.fetch_max - 1) :]]
+
+    async def articles(self, cluster: StoryCluster) -> list[Article]:
+        """Member articles with their sources' names and leans (both cached: articles do not
+        change, and the registry changes rarely)."""
+        ids = self.members_to_read(cluster)
+        missing = [i for i in ids if i not in self._articles]
+        for doc in await repo.get_articles(self.db, missing):
+            self._articles[str(doc["_id"])] = doc
+        while len(self._articles) > 20000:
+            self._articles.popitem(last=False)
+        docs = [self._articles[i] for i in ids if i in self._articles]
+        sources = await self.sources({str(d.get("source") or "") for d in docs})
+        return [repo.article_of(d, sources.get(str(d.get("source") or ""))) for d in docs]
+
+    async def sources(self, domains: set[str]) -> dict[str, Source]:
+        now = self.clock()
+        stale = [
+            d for d in domains if d not in self._sources or self._sources[d][0] < now - timedelta(minutes=5)
+        ]
+        if stale:
+            found = await repo.get_sources(self.db, stale)
+            for d in stale:
+                self._sources[d] = (now, found.get(d))
+        return {d: s for d in domains if (s := self._sources.get(d, (now, None))[1]) is not None}

@@ -1,0 +1,158 @@
+"""Every MongoDB query of the summarize service.
+
+Owned here: ``summary_pending`` (the latest unsummarised ``story.cluster`` of each story, so that
+debounced work survives a crash) and ``story_summaries`` (the latest summary of each story, with
+the exact event that was emitted, so a crash between store and publish re-emits it unchanged).
+Read here, owned by ingest: ``articles`` (``_id`` = article id) and ``sources`` (``_id`` = domain).
+
+FerretDB notes: nested arrays cannot be stored, so events are kept as JSON strings; ``_id``
+lookups are fast and ``$in`` is a scan, so members are fetched with concurrent ``find_one``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tellwell.common.events import Lean, StoryCluster, StorySummary
+from tellwell.common.sources import Source
+from tellwell.summarize.domain import Article
+
+DB = AsyncDatabase[dict[str, Any]]
+Doc = dict[str, Any]
+
+PENDING = "summary_pending"
+SUMMARIES = "story_summaries"
+ARTICLE_FIELDS = {
+    "url": 1,
+    "source": 1,
+    "source_name": 1,
+    "title": 1,
+    "text": 1,
+    "lead": 1,
+    "published_at": 1,
+    "category_hint": 1,
+    "copy_of": 1,
+}
+
+
+# ---------------------------------------------------------------- pending (debounced) work
+
+
+async def get_pending(db: DB, story_id: str) -> Doc | None:
+    return await db[PENDING].find_one({"_id": story_id})
+
+
+async def put_pending(db: DB, event: StoryCluster, *, owner: str, due_at: datetime, now: datetime) -> None:
+    """The story's newest unsummarised version replaces the previous one (one doc per story)."""
+    doc = {
+        "_id": event.story_id,
+        "version": event.version,
+        "cluster": event.model_dump_json(),
+        "owner": owner,
+        "due_at": due_at,
+        "updated_at": now,
+    }
+    await db[PENDING].replace_one({"_id": event.story_id}, doc, upsert=True)
+
+
+async def all_pending(db: DB, limit: int = 2000) -> list[Doc]:
+    """Every pending story (a small collection: stories drop out once summarised)."""
+    return [d async for d in db[PENDING].find({}, {"cluster": 0}).limit(limit)]
+
+
+async def load_pending(db: DB, story_id: str) -> tuple[StoryCluster, str] | None:
+    doc = await db[PENDING].find_one({"_id": story_id})
+    if doc is None:
+        return None
+    return StoryCluster.model_validate_json(doc["cluster"]), str(doc.get("owner", ""))
+
+
+async def clear_pending(db: DB, story_id: str, version: int) -> None:
+    """Done with this version; a newer version stored meanwhile stays pending."""
+    await db[PENDING].delete_one({"_id": story_id, "version": version})
+
+
+# ---------------------------------------------------------------- summaries
+
+
+async def summary_version(db: DB, story_id: str) -> int:
+    doc = await db[SUMMARIES].find_one({"_id": story_id}, {"version": 1})
+    return int(doc["version"]) if doc else 0
+
+
+async def get_summary(db: DB, story_id: str) -> tuple[StorySummary, datetime] | None:
+    """The stored summary event (exactly as emitted) and when it was stored."""
+    doc = await db[SUMMARIES].find_one({"_id": story_id})
+    if doc is None:
+        return None
+    return StorySummary.model_validate_json(doc["event"]), doc["updated_at"]
+
+
+async def store_summary(db: DB, summary: StorySummary, *, now: datetime) -> bool:
+    """Store unless a newer version is already stored (or the same version by a better method:
+    a language-model summary replaces the extractive one of its version, never the reverse)."""
+    current = await db[SUMMARIES].find_one({"_id": summary.story_id}, {"version": 1, "method": 1})
+    if current is not None:
+        if current["version"] > summary.version:
+            return False
+        if current["version"] == summary.version and not (
+            summary.method.startswith("llm:") and not str(current.get("method", "")).startswith("llm:")
+        ):
+            return False
+    doc = {
+        "_id": summary.story_id,
+        "version": summary.version,
+        "method": summary.method,
+        "title": summary.title,
+        "category": summary.category.value,
+        "merged_into": summary.merged_into,
+        "event": summary.model_dump_json(),
+        "updated_at": now,
+    }
+    await db[SUMMARIES].replace_one({"_id": summary.story_id}, doc, upsert=True)
+    return True
+
+
+# ---------------------------------------------------------------- articles and sources (read-only)
+
+
+async def get_articles(db: DB, ids: Sequence[str]) -> list[Doc]:
+    """Member articles by ``_id``, concurrently; missing ones are skipped."""
+    docs = await asyncio.gather(*(db.articles.find_one({"_id": aid}, ARTICLE_FIELDS) for aid in ids))
+    return [d for d in docs if d is not None]
+
+
+async def get_sources(db: DB, domains: Sequence[str]) -> dict[str, Source]:
+    docs = await asyncio.gather(*(db.sources.find_one({"_id": d}) for d in domains))
+    out: dict[str, Source] = {}
+    for doc in docs:
+        if doc is None:
+            continue
+        data = {k: v for k, v in doc.items() if k != "_id"}
+        try:
+            out[doc["_id"]] = Source(domain=doc["_id"], **data)
+        except ValueError:
+            continue  # a malformed registry entry reads as unrated rather than failing the story
+    return out
+
+
+def article_of(doc: Doc, source: Source | None) -> Article:
+    """A stored article as the summariser reads it, with its source's name and lean."""
+    return Article(
+        article_id=str(doc["_id"]),
+        url=str(doc.get("url") or ""),
+        source=str(doc.get("source") or "unknown"),
+        source_name=doc.get("source_name") or (source.name if source else None),
+        title=str(doc.get("title") or ""),
+        text=str(doc.get("text") or ""),
+        lead=str(doc.get("lead") or ""),
+        published_at=doc["published_at"],
+        category_hint=doc.get("category_hint"),
+        copy_of=doc.get("copy_of"),
+        lean=source.lean if source else Lean.unrated,
+    )
