@@ -16,6 +16,7 @@ from tellwell.common.http import ops_router
 from tellwell.common.mongo import make_mongo_client, mongo_check
 from tellwell.common.observability import configure_logging
 from tellwell.gateway.cache import ResponseCache
+from tellwell.gateway.deps import Gateway
 from tellwell.gateway.errors import install_error_handlers
 from tellwell.gateway.live import ChangeFeed
 from tellwell.gateway.middleware import Metrics, RateLimit, SecurityHeaders, TokenBucketLimiter
@@ -45,12 +46,11 @@ def create_app(config: Settings = settings) -> FastAPI:
         configure_logging("gateway", config.log_level, config.log_json)
         app.state.mongo = make_mongo_client(config.mongo)
         db = app.state.mongo[config.mongo.database]
-        app.state.views = StoryViews(db)
-        app.state.sources = Sources(db)
-        app.state.changes = changes = ChangeFeed(
-            app.state.views, interval_s=config.poll_interval_s, lookback_s=config.poll_lookback_s
-        )
+        views = StoryViews(db)
+        changes = ChangeFeed(views, interval_s=config.poll_interval_s, lookback_s=config.poll_lookback_s)
         changes.on_change(app.state.cache.clear)
+        app.state.changes = changes
+        app.state.gateway = Gateway(config, views, Sources(db), app.state.cache, changes, app.state.templates)
         await changes.start()
         try:
             yield

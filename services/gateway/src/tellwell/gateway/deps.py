@@ -1,13 +1,20 @@
-"""The gateway's FastAPI dependencies, declared once as ``Annotated`` aliases."""
+"""The gateway's FastAPI dependencies, declared once as ``Annotated`` aliases.
+
+The hot path is kept to two dependencies, both ``async def`` (FastAPI runs a plain ``def``
+dependency in a worker thread, which costs more than a whole cached response): ``GatewayDep``, the
+replica's services, and ``FeedDep``, the validated feed query, memoised by raw query string.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from jinja2 import Environment
+from pydantic import ValidationError
 
 from tellwell.common.http import HTTPProblem
 from tellwell.gateway.cache import ResponseCache
@@ -18,43 +25,30 @@ from tellwell.gateway.schemas import FeedParams
 from tellwell.gateway.settings import Settings
 
 
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    """What a request handler needs of this replica (built by the app's lifespan)."""
+
+    settings: Settings
+    views: StoryViews
+    sources: Sources
+    cache: ResponseCache
+    changes: ChangeFeed
+    templates: Environment
+
+
 def invalid(exc: InvalidQuery) -> HTTPProblem:
-    """A 422 problem naming the field, shaped like FastAPI's own validation errors."""
+    """A 422 problem naming the field, shaped like the problem of FastAPI's own validation errors."""
     return HTTPProblem(
         422, f"{exc.field}: {exc.message}", errors=[{"field": exc.field, "message": exc.message}]
     )
 
 
-def get_views(request: Request) -> StoryViews:
-    return request.app.state.views  # type: ignore[no-any-return]
+async def get_gateway(request: Request) -> Gateway:
+    return request.app.state.gateway  # type: ignore[no-any-return]
 
 
-def get_sources(request: Request) -> Sources:
-    return request.app.state.sources  # type: ignore[no-any-return]
-
-
-def get_cache(request: Request) -> ResponseCache:
-    return request.app.state.cache  # type: ignore[no-any-return]
-
-
-def get_changes(request: Request) -> ChangeFeed:
-    return request.app.state.changes  # type: ignore[no-any-return]
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
-
-
-def get_templates(request: Request) -> Environment:
-    return request.app.state.templates  # type: ignore[no-any-return]
-
-
-ViewsDep = Annotated[StoryViews, Depends(get_views)]
-SourcesDep = Annotated[Sources, Depends(get_sources)]
-CacheDep = Annotated[ResponseCache, Depends(get_cache)]
-ChangesDep = Annotated[ChangeFeed, Depends(get_changes)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-TemplatesDep = Annotated[Environment, Depends(get_templates)]
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +62,31 @@ class Feed:
     params: FeedParams
 
 
-def feed_request(params: Annotated[FeedParams, Query()], settings: SettingsDep) -> Feed:
+_MEMO: dict[tuple[bytes, int], Feed] = {}
+_MEMO_MAX = 4096
+
+
+async def feed_request(request: Request) -> Feed:
+    """The feed query of this request's query string (see ``FeedParams``); 422 names a bad field."""
     now = datetime.now(UTC)
+    # Parsing and validating costs more than serving a cached page, and most requests repeat a
+    # query string: remember the result (per minute, as look-backs such as since=24h move with time).
+    key = (request.scope["query_string"], int(now.timestamp() // 60))
+    feed = _MEMO.get(key)
+    if feed is None:
+        feed = parse_feed(dict(request.query_params), request.app.state.settings, now)
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        _MEMO[key] = feed
+    return feed
+
+
+def parse_feed(raw: dict[str, Any], settings: Settings, now: datetime) -> Feed:
+    try:
+        params = FeedParams.model_validate(raw)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
     try:
         query = FeedQuery(
             sort=params.sort,
@@ -88,3 +105,19 @@ def feed_request(params: Annotated[FeedParams, Query()], settings: SettingsDep) 
 
 
 FeedDep = Annotated[Feed, Depends(feed_request)]
+
+
+def feed_openapi() -> dict[str, Any]:
+    """The feed's query parameters for the OpenAPI document (the dependency reads them by hand)."""
+    schema = FeedParams.model_json_schema()
+    parameters = [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": prop.pop("description", ""),
+            "schema": prop,
+        }
+        for name, prop in schema["properties"].items()
+    ]
+    return {"parameters": parameters}

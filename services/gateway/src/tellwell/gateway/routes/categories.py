@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from tellwell.common.events import Category
 from tellwell.gateway.cache import Rendered, rendered, send
-from tellwell.gateway.deps import CacheDep, ChangesDep, ViewsDep
+from tellwell.gateway.deps import GatewayDep
 from tellwell.gateway.domain import category_label
 from tellwell.gateway.schemas import CategoryCount
 
@@ -16,17 +16,15 @@ router = APIRouter(prefix="/v1/categories", tags=["categories"])
 
 
 @router.get("", response_model=list[CategoryCount])
-async def list_categories(
-    request: Request, views: ViewsDep, cache: CacheDep, changes: ChangesDep
-) -> Response:
+async def list_categories(request: Request, gw: GatewayDep) -> Response:
     """Every category, with the number of live (not merged) stories in it."""
 
     async def render() -> Rendered:
-        counts = await views.category_counts()
+        counts = await gw.views.category_counts()
         body = [
             {"id": c.value, "label": category_label(c.value), "count": counts.get(c.value, 0)}
             for c in Category
         ]
         return rendered(orjson.dumps(body), "application/json")
 
-    return send(request, await cache.get(("categories", changes.version), render), "public, max-age=30")
+    return send(request, await gw.cache.get(("categories", gw.changes.version), render), "public, max-age=30")

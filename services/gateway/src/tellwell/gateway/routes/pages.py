@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from tellwell.common.events import Category
 from tellwell.common.views import view_from_document
 from tellwell.gateway.cache import Rendered, rendered, send
-from tellwell.gateway.deps import CacheDep, ChangesDep, FeedDep, TemplatesDep, ViewsDep
+from tellwell.gateway.deps import FeedDep, GatewayDep
 from tellwell.gateway.domain import encode_cursor, source_names, story_card
 from tellwell.gateway.rendering import render
 from tellwell.gateway.routes.stories import Merged, StoryId, live_view, redirect
@@ -48,10 +48,7 @@ def _minute(now: datetime) -> int:
 async def feed_page(
     request: Request,
     feed: FeedDep,
-    views: ViewsDep,
-    cache: CacheDep,
-    changes: ChangesDep,
-    templates: TemplatesDep,
+    gw: GatewayDep,
 ) -> Response:
     now = datetime.now(UTC)
     p = feed.params
@@ -67,13 +64,13 @@ async def feed_page(
     filters = {k: v for k, v in form.items() if v and not (k == "sort" and v == "hot")}
 
     async def build() -> Rendered:
-        docs = await views.feed(feed.query, feed.after, feed.limit + 1)
+        docs = await gw.views.feed(feed.query, feed.after, feed.limit + 1)
         page = docs[: feed.limit]
         next_url = None
         if len(docs) > feed.limit:
             next_url = "/?" + urlencode({**filters, "cursor": encode_cursor(feed.query, page[-1])})
         body = render(
-            templates,
+            gw.templates,
             "feed.html",
             now,
             cards=[story_card(d) for d in page],
@@ -90,50 +87,45 @@ async def feed_page(
 
     key = (
         "feed-page",
-        changes.version,
+        gw.changes.version,
         _minute(now),
         feed.query,
         feed.cursor,
         feed.limit,
         tuple(filters.items()),
     )
-    return send(request, await cache.get(key, build), PAGE_CACHE)
+    return send(request, await gw.cache.get(key, build), PAGE_CACHE)
 
 
 @router.get("/stories/{story_id}")
 async def story_page(
     request: Request,
     story_id: StoryId,
-    views: ViewsDep,
-    cache: CacheDep,
-    changes: ChangesDep,
-    templates: TemplatesDep,
+    gw: GatewayDep,
 ) -> Response:
     now = datetime.now(UTC)
 
     async def build() -> Rendered:
-        view = view_from_document(await live_view(views, story_id))
+        view = view_from_document(await live_view(gw.views, story_id))
         context: dict[str, Any] = {
             "v": view,
             "names": source_names(view),
             "articles": {a.article_id: a for a in view.articles},
         }
-        return rendered(render(templates, "story.html", now, **context), HTML)
+        return rendered(render(gw.templates, "story.html", now, **context), HTML)
 
     try:
-        entry = await cache.get(("story-page", changes.version, _minute(now), story_id), build)
+        entry = await gw.cache.get(("story-page", gw.changes.version, _minute(now), story_id), build)
     except Merged as merged:
         return redirect(request, f"/stories/{merged.survivor}")
     return send(request, entry, PAGE_CACHE)
 
 
 @router.get("/stories/{story_id}/card")
-async def story_card_fragment(
-    story_id: StoryId, feed: FeedDep, views: ViewsDep, templates: TemplatesDep
-) -> Response:
+async def story_card_fragment(story_id: StoryId, feed: FeedDep, gw: GatewayDep) -> Response:
     """One feed card as HTML, for the live feed; 204 when the story does not match the feed's filters."""
-    doc = await views.card_if_matches(story_id, feed.query)
+    doc = await gw.views.card_if_matches(story_id, feed.query)
     if doc is None:
         return Response(status_code=204)
-    body = render(templates, "card.html", datetime.now(UTC), c=story_card(doc))
+    body = render(gw.templates, "card.html", datetime.now(UTC), c=story_card(doc))
     return Response(body, media_type=HTML, headers={"cache-control": "no-store"})

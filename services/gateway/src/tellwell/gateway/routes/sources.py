@@ -12,7 +12,7 @@ from tellwell.common.events import Lean
 from tellwell.common.http import HTTPProblem
 from tellwell.common.sources import Source
 from tellwell.gateway.cache import rendered, send
-from tellwell.gateway.deps import SourcesDep
+from tellwell.gateway.deps import GatewayDep
 from tellwell.gateway.schemas import SourcesPage
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
@@ -24,7 +24,7 @@ DOMAIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z0-9-]+$"
 @router.get("", response_model=SourcesPage, responses={422: {"description": "A parameter is invalid"}})
 async def list_sources(
     request: Request,
-    sources: SourcesDep,
+    gw: GatewayDep,
     lean: Annotated[Lean | None, Query(description="Only sources of this lean.")] = None,
     cursor: Annotated[
         str | None,
@@ -33,7 +33,7 @@ async def list_sources(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
     """Sources in domain order, with lean, factuality, credibility and owner group."""
-    items = await sources.list(lean=lean.value if lean else None, after=cursor, limit=limit + 1)
+    items = await gw.sources.list(lean=lean.value if lean else None, after=cursor, limit=limit + 1)
     page = items[:limit]
     body = {
         "items": [s.model_dump(mode="json") for s in page],
@@ -45,11 +45,11 @@ async def list_sources(
 @router.get("/{domain}", response_model=Source, responses={404: {"description": "No such source"}})
 async def get_source(
     request: Request,
-    sources: SourcesDep,
+    gw: GatewayDep,
     domain: Annotated[str, Path(max_length=253, pattern=DOMAIN_PATTERN, description="e.g. `reuters.com`")],
 ) -> Response:
     """One source of the registry."""
-    source = await sources.get(domain.lower())
+    source = await gw.sources.get(domain.lower())
     if source is None:
         raise HTTPProblem(404, f"No source '{domain}' in the registry.")
     return send(request, rendered(source.model_dump_json().encode(), "application/json"), SOURCES_CACHE)

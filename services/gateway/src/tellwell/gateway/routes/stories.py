@@ -13,7 +13,7 @@ from tellwell.common.events import ArticleRef, StoryScored
 from tellwell.common.http import HTTPProblem
 from tellwell.common.views import view_from_document
 from tellwell.gateway.cache import Rendered, rendered, send
-from tellwell.gateway.deps import CacheDep, ChangesDep, FeedDep, ViewsDep
+from tellwell.gateway.deps import FeedDep, GatewayDep, feed_openapi
 from tellwell.gateway.domain import encode_cursor, story_card
 from tellwell.gateway.repository import Doc, MergeLoop, StoryViews
 from tellwell.gateway.schemas import ArticlesPage, FeedPage
@@ -65,10 +65,13 @@ def redirect(request: Request, path: str) -> RedirectResponse:
     return RedirectResponse(path + (f"?{query}" if query else ""), status_code=308)
 
 
-@router.get("", response_model=FeedPage, responses={422: PROBLEMS[422], 429: PROBLEMS[429]})
-async def list_stories(
-    request: Request, feed: FeedDep, views: ViewsDep, cache: CacheDep, changes: ChangesDep
-) -> Response:
+@router.get(
+    "",
+    response_model=FeedPage,
+    responses={422: PROBLEMS[422], 429: PROBLEMS[429]},
+    openapi_extra=feed_openapi(),
+)
+async def list_stories(request: Request, feed: FeedDep, gw: GatewayDep) -> Response:
     """The feed: live stories, hottest or newest first, filtered; pages by an opaque cursor.
 
     Pages are keyset-paginated on (sort key, story id), so stories published while a client pages
@@ -78,14 +81,14 @@ async def list_stories(
     """
 
     async def render() -> Rendered:
-        docs = await views.feed(feed.query, feed.after, feed.limit + 1)
+        docs = await gw.views.feed(feed.query, feed.after, feed.limit + 1)
         page = docs[: feed.limit]
         next_cursor = encode_cursor(feed.query, page[-1]) if len(docs) > feed.limit else None
         return rendered(
             orjson.dumps({"items": [story_card(d) for d in page], "next_cursor": next_cursor}), JSON
         )
 
-    entry = await cache.get(("feed", changes.version, feed.query, feed.cursor, feed.limit), render)
+    entry = await gw.cache.get(("feed", gw.changes.version, feed.query, feed.cursor, feed.limit), render)
     return send(request, entry, FEED_CACHE)
 
 
@@ -94,9 +97,7 @@ async def list_stories(
     response_model=StoryScored,
     responses={308: PROBLEMS[308], 404: PROBLEMS[404], 429: PROBLEMS[429]},
 )
-async def get_story(
-    request: Request, story_id: StoryId, views: ViewsDep, cache: CacheDep, changes: ChangesDep
-) -> Response:
+async def get_story(request: Request, story_id: StoryId, gw: GatewayDep) -> Response:
     """The full story view (the `story.scored` payload): summary, body, confidence with its breakdown,
     lean, perspectives, gaps, member articles, related stories.
 
@@ -105,11 +106,11 @@ async def get_story(
     """
 
     async def render() -> Rendered:
-        doc = await live_view(views, story_id)
+        doc = await live_view(gw.views, story_id)
         return rendered(doc["view"].encode(), JSON)
 
     try:
-        entry = await cache.get(("story", changes.version, story_id), render)
+        entry = await gw.cache.get(("story", gw.changes.version, story_id), render)
     except Merged as merged:
         return redirect(request, f"/v1/stories/{merged.survivor}")
     return send(request, entry, STORY_CACHE)
@@ -120,13 +121,11 @@ async def get_story(
     response_model=ArticlesPage,
     responses={308: PROBLEMS[308], 404: PROBLEMS[404], 429: PROBLEMS[429]},
 )
-async def story_articles(
-    request: Request, story_id: StoryId, views: ViewsDep, cache: CacheDep, changes: ChangesDep
-) -> Response:
+async def story_articles(request: Request, story_id: StoryId, gw: GatewayDep) -> Response:
     """The story's member articles with their sources, oldest first (a merged id redirects)."""
 
     async def render() -> Rendered:
-        view = view_from_document(await live_view(views, story_id))
+        view = view_from_document(await live_view(gw.views, story_id))
         articles = sorted(view.articles, key=lambda a: a.published_at)
         body = (
             b'{"story_id":'
@@ -138,7 +137,7 @@ async def story_articles(
         return rendered(body, JSON)
 
     try:
-        entry = await cache.get(("articles", changes.version, story_id), render)
+        entry = await gw.cache.get(("articles", gw.changes.version, story_id), render)
     except Merged as merged:
         return redirect(request, f"/v1/stories/{merged.survivor}/articles")
     return send(request, entry, STORY_CACHE)

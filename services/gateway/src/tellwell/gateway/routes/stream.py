@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
-from tellwell.gateway.deps import ChangesDep, SettingsDep, invalid
+from tellwell.gateway.deps import GatewayDep, invalid
 from tellwell.gateway.domain import InvalidQuery
 from tellwell.gateway.live import StoryEvent, parse_event_id
 
@@ -32,8 +32,7 @@ KEEPALIVE = b": keep-alive\n\n"
     },
 )
 async def stream(
-    changes: ChangesDep,
-    settings: SettingsDep,
+    gw: GatewayDep,
     last_event_id: Annotated[str | None, Header(max_length=300)] = None,
     resume: Annotated[
         str | None,
@@ -53,17 +52,17 @@ async def stream(
             raise invalid(exc) from None
 
     async def events() -> AsyncIterator[bytes]:
-        async with changes.subscribe() as queue:  # subscribe first: nothing falls between replay and live
+        async with gw.changes.subscribe() as queue:  # subscribe first: nothing falls between replay and live
             yield RETRY
             replayed: set[str] = set()
             if after:
-                for old in await changes.replay(after, settings.stream_replay_max):
+                for old in await gw.changes.replay(after, gw.settings.stream_replay_max):
                     replayed.add(old.id)
                     yield old.encode()
             while True:
                 try:
                     event: StoryEvent | None = await asyncio.wait_for(
-                        queue.get(), settings.stream_heartbeat_s
+                        queue.get(), gw.settings.stream_heartbeat_s
                     )
                 except TimeoutError:
                     yield KEEPALIVE
