@@ -172,7 +172,7 @@ def make_story_scored(**overrides: Any) -> StoryScored:
             if a.copy_of is None
         ],
         "missing": [
-            Gap(kind=GapKind.lean_not_covering, text="No left-leaning source covered this story."),
+            Gap(kind=GapKind.no_primary_source, text="No source links to the US Geological Survey report."),
             Gap(
                 kind=GapKind.single_source_claim,
                 text="Only The Guardian reports that aid is being sent.",
