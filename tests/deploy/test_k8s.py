@@ -38,8 +38,6 @@ LAG_SOURCES = {
     "summarize": (Topic.story_cluster.value, "summarize"),
     "score": (Topic.story_summary.value, "score"),
 }
-# Services whose consumers are being written (issue 8): their apps register no subscriber yet.
-PENDING = {"summarize"}
 SECRET = "tellwell-secrets"
 
 
@@ -235,9 +233,8 @@ class TestScaling:
             assert int(meta["lagThreshold"]) > 0
             assert meta["offsetResetPolicy"] == "earliest"
             assert (meta["topic"], meta["consumerGroup"]) == LAG_SOURCES[target]
-            subscribed = subscriptions(target)
-            # A service that subscribes must do so with the group and topic KEDA watches.
-            assert LAG_SOURCES[target] in subscribed or (not subscribed and target in PENDING), target
+            # KEDA must watch the group and topic the service's app really subscribes with.
+            assert LAG_SOURCES[target] in subscriptions(target), target
 
     def test_every_subscribing_service_but_a_single_cluster_is_scaled_on_lag(self, docs):
         scaled = scaled_targets(docs)
