@@ -296,3 +296,44 @@ class TestOnTheRealBroker:
         assert second == first  # the same event (same event_id and version) re-emitted
         assert await mongo_db[STORY_VIEWS].find_one({"_id": summary.story_id}) == stored
         assert await mongo_db[STORY_VIEWS].count_documents({}) == 1
+
+
+@pytest.mark.kafka
+@pytest.mark.mongo
+class TestTheApp:
+    async def test_create_app_wires_consumer_store_and_publisher(self, infra, mongo_db, mongo_settings):
+        from faststream import TestApp
+
+        from tellwell.score.app import create_app
+        from tellwell.score.settings import Settings
+
+        members = chile_story()
+        await seed(mongo_db, members)
+        source, target = f"test-summary-{uuid.uuid4().hex[:8]}", f"test-scored-{uuid.uuid4().hex[:8]}"
+        await ensure_topics(
+            infra.kafka_bootstrap,
+            [TopicSpec(source, 1), TopicSpec(dlq_name(source), 1), TopicSpec(target, 1)],
+        )
+        kafka = KafkaSettings(bootstrap_servers=infra.kafka_bootstrap)
+        config = Settings(kafka=kafka, mongo=mongo_settings, batch_wait_ms=50)
+        app = create_app(config, source=source, target=target, group=f"g-{uuid.uuid4().hex[:6]}")
+        reader = make_broker(kafka, service="reader", registry=CollectorRegistry())
+        got: list[StoryScored] = []
+        arrived = asyncio.Event()
+
+        @reader.subscriber(target, **consumer_options(f"r-{uuid.uuid4().hex[:6]}"))
+        async def collect(event: StoryScored) -> None:
+            got.append(event)
+            arrived.set()
+
+        async with TestApp(app), reader:
+            await reader.start()
+            await app.broker.publish(summary_for(members, version=7), source, key=b"story-chile")
+            await asyncio.wait_for(arrived.wait(), timeout=30)
+
+        [event] = got
+        assert event.cluster_version == 7
+        doc = await mongo_db[STORY_VIEWS].find_one({"_id": "story-chile"})
+        assert view_from_document(doc) == event
+        names = {ix["name"] async for ix in await mongo_db[STORY_VIEWS].list_indexes()}
+        assert {name for name, _ in STORY_VIEW_INDEXES} <= names

@@ -14,15 +14,27 @@ from faststream.asgi import AsgiFastStream
 from tellwell.common.kafka import broker_check, make_broker
 from tellwell.common.mongo import make_mongo_client, mongo_check
 from tellwell.common.observability import configure_logging, http_routes
+from tellwell.common.topics import Topic
 from tellwell.score import repository as repo
-from tellwell.score.handlers import kafka_publisher, make_router
+from tellwell.score.handlers import GROUP, kafka_publisher, make_router
 from tellwell.score.pipeline import ScorePipeline
 from tellwell.score.settings import Settings, settings
 
 
-def create_app(config: Settings = settings) -> AsgiFastStream:
+def create_app(
+    config: Settings = settings,
+    *,
+    source: str = Topic.story_summary,
+    target: str = Topic.story_scored,
+    group: str = GROUP,
+) -> AsgiFastStream:
+    """The service; ``source``/``target``/``group`` exist for tests on their own topics."""
     broker = make_broker(config.kafka, service="score")
-    broker.include_router(make_router(batch_max=config.batch_max, batch_wait_ms=config.batch_wait_ms))
+    broker.include_router(
+        make_router(
+            source=source, group=group, batch_max=config.batch_max, batch_wait_ms=config.batch_wait_ms
+        )
+    )
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -35,7 +47,7 @@ def create_app(config: Settings = settings) -> AsgiFastStream:
             await repo.ensure_indexes(db)
             pipeline = ScorePipeline(
                 db,
-                kafka_publisher(broker),
+                kafka_publisher(broker, target),
                 config.params(),
                 concurrency=config.concurrency,
                 source_cache_s=config.source_cache_s,

@@ -107,7 +107,7 @@ def measure(
     if not stories:
         return {"stories": 0}
     now = max(m.published_at for _, ms, _ in stories for m in ms) + timedelta(hours=1)
-    scored, confidences = 0, []
+    scored, confidences = 0, list[float]()
     started = time.perf_counter()
     while True:
         for summary, members, sources in stories:
