@@ -337,3 +337,18 @@ class TestTheApp:
         assert view_from_document(doc) == event
         names = {ix["name"] async for ix in await mongo_db[STORY_VIEWS].list_indexes()}
         assert {name for name, _ in STORY_VIEW_INDEXES} <= names
+
+
+@pytest.mark.mongo
+class TestHostileInput:
+    async def test_a_runaway_member_list_is_capped_and_unreadable_articles_skipped(self, mongo_db):
+        members = [member("reuters.com", SUPPORTING[0], n=i, minutes=i) for i in range(5)]
+        await seed(mongo_db, members[:4])
+        await mongo_db.articles.insert_one({**article_doc(members[4]), "published_at": "yesterday"})
+        pipeline = ScorePipeline(mongo_db, Collected(), clock=lambda: NOW, max_members=3)
+        ids = [m.article_id for m in members]
+
+        [view] = await pipeline.process([summary_for(members, member_ids=[*ids, *ids])])
+
+        # the newest three ids are read; the last of them is unreadable
+        assert [a.article_id for a in view.articles] == ids[2:4]

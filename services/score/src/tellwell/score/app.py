@@ -51,6 +51,7 @@ def create_app(
                 config.params(),
                 concurrency=config.concurrency,
                 source_cache_s=config.source_cache_s,
+                max_members=config.max_members,
                 recheck_delay_s=config.recheck_delay_ms / 1000,
             )
             context.set_global("pipeline", pipeline)

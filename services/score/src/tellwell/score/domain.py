@@ -74,6 +74,7 @@ class ScoreParams:
 
 
 HOTNESS_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+MAX_RELATED = 10
 
 # ---------------------------------------------------------------- confidence: the formula
 
@@ -550,5 +551,5 @@ def score_story(
             )
             for m in sorted(members, key=lambda m: (m.published_at, m.article_id))
         ],
-        related=enrich_related(summary.related, related or {}, summary.story_id),
+        related=enrich_related(summary.related[:MAX_RELATED], related or {}, summary.story_id),
     )

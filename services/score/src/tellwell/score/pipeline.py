@@ -14,7 +14,7 @@ from datetime import datetime
 
 from tellwell.common.events import StoryScored, StorySummary, utcnow
 from tellwell.score import repository as repo
-from tellwell.score.domain import ScoreParams, score_story
+from tellwell.score.domain import MAX_RELATED, ScoreParams, score_story
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class ScorePipeline:
         concurrency: int = 8,
         source_cache_s: float = 300.0,
         recheck_delay_s: float = 0.025,
+        max_members: int = 1000,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -50,6 +51,7 @@ class ScorePipeline:
         self.sources = repo.SourceCache(source_cache_s)
         self.recheck_delay_s = recheck_delay_s
         self.clock = clock
+        self.max_members = max_members
         self._limit = asyncio.Semaphore(concurrency)
 
     async def process(self, summaries: Sequence[StorySummary]) -> list[StoryScored]:
@@ -62,14 +64,18 @@ class ScorePipeline:
 
     async def score(self, summary: StorySummary) -> StoryScored:
         """The view of one summary, from the current stores (nothing written)."""
-        members, missing = await repo.load_members(self.db, summary.member_ids)
+        ids = list(dict.fromkeys(summary.member_ids))
+        if len(ids) > self.max_members:  # a hostile or runaway story must not flood the store
+            log.warning("%s: %d members, scoring the newest %d", summary.story_id, len(ids), self.max_members)
+            ids = ids[-self.max_members :]  # member_ids are oldest first
+        members, missing = await repo.load_members(self.db, ids)
         if missing:
             log.warning(
                 "%s v%s: %d member article(s) not found", summary.story_id, summary.version, len(missing)
             )
         sources, related = await asyncio.gather(
             self.sources.get_many(self.db, {m.source for m in members}),
-            repo.load_views(self.db, [r.story_id for r in summary.related]),
+            repo.load_views(self.db, [r.story_id for r in summary.related[:MAX_RELATED]]),
         )
         return score_story(summary, members, sources, now=self.clock(), params=self.params, related=related)
 

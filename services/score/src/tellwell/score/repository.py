@@ -58,12 +58,16 @@ def member_from_doc(doc: Doc) -> Member:
     )
 
 
+def _readable(doc: Doc | None) -> bool:
+    return doc is not None and isinstance(doc.get("published_at"), datetime)
+
+
 async def load_members(db: DB, article_ids: Sequence[str]) -> tuple[list[Member], list[str]]:
-    """The stored member articles, and the ids that were not found."""
+    """The stored member articles, and the ids that were not found (or are unreadable)."""
     ids = list(dict.fromkeys(article_ids))
     docs = await asyncio.gather(*(db.articles.find_one({"_id": aid}, _ARTICLE_FIELDS) for aid in ids))
-    members = [member_from_doc(d) for d in docs if d is not None]
-    missing = [aid for aid, d in zip(ids, docs, strict=True) if d is None]
+    members = [member_from_doc(d) for d in docs if d is not None and _readable(d)]
+    missing = [aid for aid, d in zip(ids, docs, strict=True) if not _readable(d)]
     return members, missing
 
 
