@@ -56,6 +56,11 @@ class Rejected(ValueError):
     """The model's answer failed validation."""
 
 
+def _has_number(text: str, number: str) -> bool:
+    """The number as a whole number in the text ('12' is not in '2012' or '1.12')."""
+    return re.search(rf"(?<![\d.,]){re.escape(number)}(?![\d]|[.,]\d)", text) is not None
+
+
 def validate_answer(content: str, articles: Sequence[Article]) -> _Answer:
     """Parse and check an answer against the articles; raises ``Rejected`` with the reason."""
     try:
@@ -73,13 +78,13 @@ def validate_answer(content: str, articles: Sequence[Article]) -> _Answer:
             if normalize(quote) not in cited:
                 raise Rejected(f"quote not found verbatim in the cited articles: {quote!r}")
         for number in _NUMBER.findall(sentence.text):
-            if number not in cited:
+            if not _has_number(cited, number):
                 raise Rejected(f"number {number} is in none of the cited articles")
     for quote in _QUOTE.findall(answer.title):
         if normalize(quote) not in everything:
             raise Rejected(f"title quote not in any article: {quote!r}")
     for number in _NUMBER.findall(answer.title):
-        if number not in everything:
+        if not _has_number(everything, number):
             raise Rejected(f"title number {number} is in no article")
     return answer
 

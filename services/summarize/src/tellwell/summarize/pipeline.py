@@ -161,7 +161,7 @@ class Summarizer:
         if story in self._in_flight or doc["due_at"] > now:
             return False
         last = self._last_done.get(story)
-        if last is not None and last + self.debounce > now:
+        if last is not None and last + self.debounce > now and not doc.get("merged"):
             return False
         return bool(
             doc.get("owner") == self.replica

@@ -54,6 +54,7 @@ async def put_pending(db: DB, event: StoryCluster, *, owner: str, due_at: dateti
         "version": event.version,
         "cluster": event.model_dump_json(),
         "owner": owner,
+        "merged": event.merged_into is not None,
         "due_at": due_at,
         "updated_at": now,
     }

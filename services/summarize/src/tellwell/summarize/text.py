@@ -43,7 +43,7 @@ _DESK_PREFIX = re.compile(
     re.IGNORECASE,
 )
 # " - Reuters", " | BBC News", " — The Guardian": the last segment after a spaced separator.
-_SUFFIX_SPLIT = re.compile(r"\s+[-\u2013\u2014|:]\s+(?=[^-\u2013\u2014|]+$)")
+_SUFFIX_SPLIT = re.compile(r"\s+[-\u2013\u2014|:]\s+(?=(?:(?!\s[-\u2013\u2014|:]\s).)+$)")
 _OUTLET_WORDS = re.compile(
     r"\b(news|times|post|journal|herald|tribune|reuters|bloomberg|guardian|telegraph|independent|"
     r"gazette|daily|weekly|magazine|tv|radio|online|press|wire|network|channel|cnn|bbc|abc|nbc|cbs|"
@@ -69,9 +69,9 @@ _BOILERPLATE = re.compile(
 )
 # A byline line: "By Jane Doe", "By Jane Doe and John Roe, Reuters", "Jane Doe | CNN".
 _BYLINE = re.compile(
-    r"^\s*(?:by|written by|words by)\s+[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,3}"
+    r"^\s*(?:[Bb]y|[Ww]ritten by|[Ww]ords by)\s+[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,3}"
     r"(?:\s*(?:,|and|&)\s*[A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,3})*"
-    r"(?:\s*[,|\u2013\u2014-]\s*[\w .]+)?\s*$"
+    r"(?:\s*[,|\u2013\u2014-]\s*[\w.&'-]+(?: [\w.&'-]+){0,3})?\s*$"
 )
 # "LONDON (Reuters) - ", "WASHINGTON, March 3 (AP) — ", "PARIS — ": wire datelines at a text start.
 _DATELINE = re.compile(

@@ -1,0 +1,315 @@
+"""The summarize service around its summariser: the pipeline on the real MongoDB (debounce,
+redelivery, stale versions, crash recovery, replicas, merges), the handler on the in-memory broker,
+and the whole path on the real Kafka."""
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import CollectorRegistry
+
+from tellwell.common.events import GroundedSentence, StorySummary
+from tellwell.common.kafka import consumer_options, ensure_topics, make_broker
+from tellwell.common.settings import KafkaSettings
+from tellwell.common.testing import make_story_cluster
+from tellwell.common.topics import TopicSpec, dlq_name
+from tellwell.summarize.handlers import kafka_publisher, make_router
+from tellwell.summarize.pipeline import Summarizer
+from tellwell.summarize.settings import Settings
+from tests.summarize.stories import QUAKE, T0
+
+IDS = [a.article_id for a in QUAKE]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0 + timedelta(days=1)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class Published:
+    def __init__(self, fail_times: int = 0) -> None:
+        self.events: list[StorySummary] = []
+        self.fail_times = fail_times
+
+    async def __call__(self, events) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise RuntimeError("broker went away")
+        self.events += events
+
+
+async def store_quake(db) -> None:
+    """The member articles and their sources as ingest stores them."""
+    await db.articles.insert_many(
+        [
+            {
+                "_id": a.article_id,
+                "url": a.url,
+                "source": a.source,
+                "source_name": a.source_name,
+                "title": a.title,
+                "text": a.text,
+                "lead": a.lead,
+                "published_at": a.published_at,
+                "category_hint": a.category_hint,
+                "copy_of": a.copy_of,
+                "language": "en",
+                "fingerprint": "0" * 16,
+            }
+            for a in QUAKE
+        ]
+    )
+    await db.sources.insert_many(
+        [{"_id": a.source, "name": a.source_name, "lean": a.lean.value, "factuality": "high"} for a in QUAKE]
+    )
+
+
+def cluster(version=1, **overrides):
+    fields = {"story_id": "quake", "version": version, "member_ids": IDS, "language": "en"}
+    return make_story_cluster(**(fields | overrides))
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def make_summarizer(mongo_db, clock):
+    def make(publish, replica="r1", **settings):
+        config = Settings(replica_id=replica, debounce_s=2.0, takeover_s=30.0, **settings)
+        return Summarizer(mongo_db, publish, config, clock=clock)
+
+    return make
+
+
+@pytest.mark.mongo
+class TestPipeline:
+    async def test_a_cluster_event_becomes_one_stored_emitted_summary(self, mongo_db, make_summarizer):
+        await store_quake(mongo_db)
+        out = Published()
+        summarizer = make_summarizer(out)
+
+        await summarizer.accept([cluster()])
+        assert await mongo_db.summary_pending.count_documents({}) == 1  # durable before the commit
+        await summarizer.flush_once()
+
+        [summary] = out.events
+        assert (summary.story_id, summary.version, summary.member_ids) == ("quake", 1, IDS)
+        assert summary.title == "Magnitude 7.1 earthquake kills 12 in central Chile"
+        assert any(p.source_name == "Fox News" and p.lean.value == "right" for p in summary.perspectives)
+        stored = await mongo_db.story_summaries.find_one({"_id": "quake"})
+        assert StorySummary.model_validate_json(stored["event"]) == summary
+        assert await mongo_db.summary_pending.count_documents({}) == 0
+
+    async def test_redelivery_and_stale_versions_change_nothing(self, mongo_db, make_summarizer, clock):
+        await store_quake(mongo_db)
+        out = Published()
+        summarizer = make_summarizer(out)
+        await summarizer.accept([cluster(1)])
+        await summarizer.flush_once()
+        clock.advance(5)
+        await summarizer.accept([cluster(2)])
+        await summarizer.flush_once()
+        stored = await mongo_db.story_summaries.find_one({"_id": "quake"})
+
+        clock.advance(5)
+        await summarizer.accept([cluster(2), cluster(1)])  # redelivered, and an older version
+        await summarizer.flush_once()
+
+        assert [e.version for e in out.events] == [1, 2]
+        assert await mongo_db.summary_pending.count_documents({}) == 0
+        assert await mongo_db.story_summaries.find_one({"_id": "quake"}) == stored
+
+    async def test_changes_within_the_interval_are_debounced_into_the_last_version(
+        self, mongo_db, make_summarizer, clock
+    ):
+        await store_quake(mongo_db)
+        out = Published()
+        summarizer = make_summarizer(out)
+        await summarizer.accept([cluster(1, member_ids=IDS[:2])])
+        await summarizer.flush_once()  # the first version goes out at once
+
+        for version in (2, 3, 4):
+            clock.advance(0.4)
+            await summarizer.accept([cluster(version, member_ids=IDS[:version])])
+            await summarizer.flush_once()
+        assert [e.version for e in out.events] == [1]  # at most once per interval
+
+        clock.advance(1.0)  # past the interval: always summarised after the last change
+        await summarizer.flush_once()
+        assert [e.version for e in out.events] == [1, 4]
+        assert out.events[-1].member_ids == IDS[:4]
+
+    async def test_a_crash_between_store_and_publish_re_emits_the_stored_event(
+        self, mongo_db, make_summarizer
+    ):
+        await store_quake(mongo_db)
+        failing = Published(fail_times=1)
+        summarizer = make_summarizer(failing)
+        await summarizer.accept([cluster()])
+        await summarizer.flush_once()
+        assert failing.events == []
+        stored = await mongo_db.story_summaries.find_one({"_id": "quake"})
+
+        restarted = make_summarizer(out := Published())  # a new process, same replica
+        await restarted.flush_once()
+
+        [summary] = out.events
+        assert summary == StorySummary.model_validate_json(stored["event"])  # same event_id
+        assert await mongo_db.summary_pending.count_documents({}) == 0
+
+    async def test_another_replica_takes_over_only_when_the_owner_is_gone(
+        self, mongo_db, make_summarizer, clock
+    ):
+        await store_quake(mongo_db)
+        owner_out, other_out = Published(), Published()
+        owner = make_summarizer(owner_out, replica="r1")
+        other = make_summarizer(other_out, replica="r2")
+        await owner.accept([cluster()])
+
+        await other.flush_once()
+        assert other_out.events == []
+        clock.advance(31)  # r1 never flushed: it is presumed dead
+        await other.flush_once()
+        assert [e.version for e in other_out.events] == [1]
+        await owner.flush_once()
+        assert owner_out.events == []
+
+    async def test_a_merged_story_points_to_its_survivor_with_its_last_content(
+        self, mongo_db, make_summarizer, clock
+    ):
+        await store_quake(mongo_db)
+        out = Published()
+        summarizer = make_summarizer(out)
+        await summarizer.accept([cluster(1)])
+        await summarizer.flush_once()
+        clock.advance(0.5)  # inside the interval: the redirect is not debounced
+
+        await summarizer.accept([cluster(2, merged_into="other-story")])
+        await summarizer.flush_once()
+
+        first, merged = out.events
+        assert merged.merged_into == "other-story"
+        assert merged.version == 2
+        assert (merged.title, merged.summary) == (first.title, first.summary)
+
+    async def test_a_story_that_keeps_failing_is_dropped_and_others_go_on(self, mongo_db, make_summarizer):
+        await store_quake(mongo_db)
+        out = Published()
+        summarizer = make_summarizer(out, max_attempts=2)
+        await summarizer.accept([cluster(story_id="ghost", member_ids=["no-such-article"]), cluster()])
+
+        await summarizer.flush_once()
+        assert [e.story_id for e in out.events] == ["quake"]
+        assert await mongo_db.summary_pending.count_documents({"_id": "ghost"}) == 1
+        await summarizer.flush_once()
+        assert await mongo_db.summary_pending.count_documents({}) == 0
+
+    async def test_a_language_model_rewrite_follows_the_extractive_summary(self, mongo_db, make_summarizer):
+        await store_quake(mongo_db)
+        release = asyncio.Event()
+
+        class SlowModel:
+            async def improve(self, summary, articles):
+                await release.wait()
+                sentence = GroundedSentence(text="A strong quake hit Chile.", article_ids=["a-reuters"])
+                return summary.model_copy(
+                    update={"event_id": uuid.uuid4(), "summary": [sentence], "method": "llm:fake"}
+                )
+
+        out = Published()
+        summarizer = make_summarizer(out)
+        summarizer.improver = SlowModel()
+        await summarizer.accept([cluster()])
+        await summarizer.flush_once()
+        assert [e.method for e in out.events] == ["extractive-v1"]  # not blocked by the model
+
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*summarizer._background), 5)
+        assert [e.method for e in out.events] == ["extractive-v1", "llm:fake"]
+        stored = await mongo_db.story_summaries.find_one({"_id": "quake"})
+        assert stored["method"] == "llm:fake"
+        await summarizer.stop()
+
+
+@pytest.mark.mongo
+class TestHandler:
+    async def test_poison_record_goes_to_dlq_and_the_rest_is_accepted(self, mongo_db, make_summarizer):
+        broker = make_broker(KafkaSettings(), service="summarize-test", registry=CollectorRegistry())
+        broker.include_router(make_router(source="in-topic", group="g"))
+        summarizer = make_summarizer(Published())
+        dead = []
+
+        @broker.subscriber(dlq_name("in-topic"))
+        async def on_dead(message: KafkaMessage) -> None:
+            dead.append(message.body)
+
+        async with TestKafkaBroker(broker) as br:
+            br.context.set_global("summarizer", summarizer)
+            await br.publish_batch(
+                cluster(1), b"{not json", cluster(2), cluster(1, story_id="b"), topic="in-topic"
+            )
+
+        assert dead == [b"{not json"]
+        pending = {d["_id"]: d["version"] async for d in mongo_db.summary_pending.find()}
+        assert pending == {"quake": 2, "b": 1}
+
+
+@pytest.mark.kafka
+@pytest.mark.mongo
+class TestOnTheRealBroker:
+    async def test_cluster_event_in_summary_out_and_redelivery_changes_nothing(self, infra, mongo_db):
+        source, target = f"test-cl-{uuid.uuid4().hex[:8]}", f"test-sum-{uuid.uuid4().hex[:8]}"
+        await ensure_topics(
+            infra.kafka_bootstrap,
+            [TopicSpec(source, 2), TopicSpec(dlq_name(source), 1), TopicSpec(target, 2)],
+        )
+        await store_quake(mongo_db)
+        kafka = KafkaSettings(bootstrap_servers=infra.kafka_bootstrap)
+        service = make_broker(kafka, service="summarize-it", registry=CollectorRegistry())
+        service.include_router(
+            make_router(source=source, group=f"g-{uuid.uuid4().hex[:6]}", batch_wait_ms=50)
+        )
+        config = Settings(replica_id="it", debounce_s=0.5, flush_interval_s=0.1)
+        summarizer = Summarizer(mongo_db, kafka_publisher(service, target), config)
+        reader = make_broker(kafka, service="reader", registry=CollectorRegistry())
+        got: list[StorySummary] = []
+
+        @reader.subscriber(target, **consumer_options(f"r-{uuid.uuid4().hex[:6]}"))
+        async def collect(event: StorySummary) -> None:
+            got.append(event)
+            arrived.set()
+
+        arrived = asyncio.Event()
+
+        async def wait_for_first(wait_s: float = 30) -> None:
+            await asyncio.wait_for(arrived.wait(), wait_s)
+
+        event = cluster(3)
+        async with service, reader:
+            service.context.set_global("summarizer", summarizer)
+            flusher = asyncio.create_task(summarizer.run())
+            await service.start()
+            await reader.start()
+            await service.publish(event, source, key=b"quake")
+            await wait_for_first()
+            stored = await mongo_db.story_summaries.find_one({"_id": "quake"})
+            await service.publish(event, source, key=b"quake")  # delivered a second time
+            await asyncio.sleep(2)
+            await summarizer.stop()
+            flusher.cancel()
+
+        [summary] = got
+        assert (summary.story_id, summary.version, summary.member_ids) == ("quake", 3, IDS)
+        assert await mongo_db.story_summaries.find_one({"_id": "quake"}) == stored
+        assert await mongo_db.summary_pending.count_documents({}) == 0
