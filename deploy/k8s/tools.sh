@@ -18,10 +18,10 @@ VALIDATE="$VALIDATE_VENV/bin/kubernetes-validate"
 install_kustomize() {
   [ -x "$KUSTOMIZE" ] && return 0
   need go "Go 1.24+ (https://go.dev/doc/install or Debian: apt-get install golang)"
-  info "building kustomize $KUSTOMIZE_VERSION from its Go module (first time only, under a minute)"
+  info "building kustomize $KUSTOMIZE_VERSION from its Go module (first time only; a minute or two with cold Go caches)"
   local gobin
   gobin=$(mktemp -d)
-  (cd /tmp && GOBIN="$gobin" CGO_ENABLED=0 GOFLAGS=-mod=mod \
+  (cd /tmp && GOBIN="$gobin" CGO_ENABLED=0 \
     go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION") >"$LOGS/kustomize-install.log" 2>&1 \
     || die "building kustomize failed (see $LOGS/kustomize-install.log)"
   mkdir -p "$LOCAL/bin" && mv "$gobin/kustomize" "$KUSTOMIZE" && rm -rf "$gobin"
