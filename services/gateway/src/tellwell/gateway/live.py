@@ -71,7 +71,7 @@ class ChangeFeed:
         self.lookback = timedelta(seconds=lookback_s)
         self.version = 0
         self.newest: datetime | None = None
-        self._seen: dict[tuple[str, int], datetime] = {}  # (story, version) -> updated_at, recent only
+        self._seen: set[tuple[str, int, datetime]] = set()  # (story, version, updated_at), recent only
         self._subscribers: set[asyncio.Queue[StoryEvent | None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Any] = []
@@ -109,14 +109,13 @@ class ChangeFeed:
         """Look for writes since the newest one seen (minus the clock-skew look-back); announce them."""
         since = self.newest - self.lookback if self.newest is not None else None
         docs = await self.views.updated_since(since, POLL_BATCH)
-        fresh = [d for d in docs if (d["_id"], d.get("version", 0)) not in self._seen]
+        fresh = [d for d in docs if _write_of(d) not in self._seen]
         if not fresh:
             return []
-        for doc in fresh:
-            self._seen[(doc["_id"], doc.get("version", 0))] = doc["updated_at"]
+        self._seen.update(_write_of(d) for d in fresh)
         self.newest = max([d["updated_at"] for d in fresh] + ([self.newest] if self.newest else []))
         horizon = self.newest - self.lookback
-        self._seen = {k: t for k, t in self._seen.items() if t >= horizon}
+        self._seen = {w for w in self._seen if w[2] >= horizon}
         self.version += 1
         CHANGES_SEEN.inc(len(fresh))
         for callback in self._listeners:
@@ -150,6 +149,10 @@ class ChangeFeed:
         since = parse_event_id(after_id)
         docs = await self.views.updated_since(since, limit + 50)
         return [e for e in map(to_event, docs) if _after(e.id, after_id)][:limit]
+
+
+def _write_of(doc: dict[str, Any]) -> tuple[str, int, datetime]:
+    return doc["_id"], doc.get("version", 0), doc["updated_at"]
 
 
 def _after(candidate: str, last: str) -> bool:
