@@ -203,15 +203,20 @@ class TestPipeline:
         assert merged.version == 2
         assert (merged.title, merged.summary) == (first.title, first.summary)
 
-    async def test_a_story_that_keeps_failing_is_dropped_and_others_go_on(self, mongo_db, make_summarizer):
+    async def test_a_story_that_keeps_failing_backs_off_then_is_dropped_and_others_go_on(
+        self, mongo_db, make_summarizer, clock
+    ):
         await store_quake(mongo_db)
         out = Published()
-        summarizer = make_summarizer(out, max_attempts=2)
+        summarizer = make_summarizer(out, max_attempts=2, retry_backoff_s=1.0)
         await summarizer.accept([cluster(story_id="ghost", member_ids=["no-such-article"]), cluster()])
 
         await summarizer.flush_once()
         assert [e.story_id for e in out.events] == ["quake"]
         assert await mongo_db.summary_pending.count_documents({"_id": "ghost"}) == 1
+        await summarizer.flush_once()  # backing off: not retried at once
+        assert await mongo_db.summary_pending.count_documents({"_id": "ghost"}) == 1
+        clock.advance(1.1)
         await summarizer.flush_once()
         assert await mongo_db.summary_pending.count_documents({}) == 0
 

@@ -84,6 +84,7 @@ class Summarizer:
         self._in_flight: set[str] = set()
         self._last_done: dict[str, datetime] = {}
         self._attempts: dict[tuple[str, int], int] = {}
+        self._retry_at: dict[str, datetime] = {}
         self._articles: OrderedDict[str, repo.Doc] = OrderedDict()
         self._sources: dict[str, tuple[datetime, Source | None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -160,6 +161,8 @@ class Summarizer:
         story = doc["_id"]
         if story in self._in_flight or doc["due_at"] > now:
             return False
+        if story in self._retry_at and self._retry_at[story] > now:
+            return False
         last = self._last_done.get(story)
         if last is not None and last + self.debounce > now and not doc.get("merged"):
             return False
@@ -189,6 +192,7 @@ class Summarizer:
         self._attempts[key] = self._attempts.get(key, 0) + 1
         final = self._attempts[key] >= self.config.max_attempts
         FAILURES.labels(str(final).lower()).inc()
+        self._retry_at.pop(story_id, None)
         if final:
             log.error(
                 "story %s v%s dropped after %d attempts: %r", story_id, version, self._attempts[key], exc
@@ -196,6 +200,9 @@ class Summarizer:
             await repo.clear_pending(self.db, story_id, version)
             self._attempts.pop(key, None)
         else:
+            # Back off: a member article may not be readable yet, and a hot loop helps nobody.
+            delay = min(self.config.retry_backoff_s * 2 ** (self._attempts[key] - 1), 300.0)
+            self._retry_at[story_id] = self.clock() + timedelta(seconds=delay)
             log.warning("story %s v%s failed (attempt %d): %r", story_id, version, self._attempts[key], exc)
 
     async def process(self, story_id: str) -> StorySummary | None:
@@ -227,6 +234,8 @@ class Summarizer:
             SUMMARIES.labels(summary.method).inc()
         await repo.clear_pending(self.db, story_id, cluster.version)
         self._last_done[story_id] = self.clock()
+        self._retry_at.pop(story_id, None)
+        self._attempts.pop((story_id, cluster.version), None)
         LATENCY.observe((self.clock() - started).total_seconds())
         if self.improver is not None and summary.merged_into is None:
             task = asyncio.create_task(self._improve(summary, articles))

@@ -25,7 +25,9 @@ class Settings(ServiceSettings):
     # Members read from the store per story, newest first (the origin article always included).
     fetch_max: int = Field(default=60, ge=1, le=1000)
     # A story that keeps failing is dropped after this many attempts (logged, counted).
-    max_attempts: int = Field(default=3, ge=1)
+    max_attempts: int = Field(default=5, ge=1)
+    # First retry delay of a failed story, doubling with each attempt (1, 2, 4, 8 s by default).
+    retry_backoff_s: float = Field(default=1.0, ge=0.0)
     batch_max: int = Field(default=64, ge=1, le=1000)
     batch_wait_ms: int = Field(default=200, ge=0, le=5000)
     # Optional OpenAI-compatible chat backend; off unless llm_url is set.
