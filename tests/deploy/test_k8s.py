@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import os
 import re
 import subprocess
@@ -226,8 +227,10 @@ class TestScaling:
             assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
             # More consumers than partitions would sit idle.
             assert spec["maxReplicaCount"] <= int(config["KAFKA_PARTITIONS"])
-            (trigger,) = spec["triggers"]
+            # The production overlay patches the brokers of the first trigger: the lag one.
+            trigger, *others = spec["triggers"]
             assert trigger["type"] == "kafka"
+            assert all(other["type"] != "kafka" for other in others)
             meta = trigger["metadata"]
             assert meta["bootstrapServers"] == config["KAFKA_BOOTSTRAP_SERVERS"]
             assert int(meta["lagThreshold"]) > 0
@@ -235,6 +238,21 @@ class TestScaling:
             assert (meta["topic"], meta["consumerGroup"]) == LAG_SOURCES[target]
             # KEDA must watch the group and topic the service's app really subscribes with.
             assert LAG_SOURCES[target] in subscriptions(target), target
+
+    def test_summarize_also_scales_on_its_pending_backlog_in_mongodb(self, docs):
+        from tellwell.summarize import repository
+
+        (summarize,) = [
+            s for s in of_kind(docs, "ScaledObject").values() if s["metadata"]["name"] == "summarize"
+        ]
+        (backlog,) = [t["metadata"] for t in summarize["spec"]["triggers"] if t["type"] == "mongodb"]
+        assert backlog["collection"] == repository.PENDING
+        assert backlog["dbName"] == config_data(docs)["MONGO_DATABASE"]
+        assert backlog["connectionStringFromEnv"] == "MONGO_URL"  # from the Deployment's Secret
+        assert json.loads(backlog["query"]) == {}
+        assert int(backlog["queryValue"]) > 0
+        refs = container(of_kind(docs, "Deployment")["summarize"])["envFrom"]
+        assert any("secretRef" in r for r in refs)
 
     def test_every_subscribing_service_but_a_single_cluster_is_scaled_on_lag(self, docs):
         scaled = scaled_targets(docs)
