@@ -83,6 +83,9 @@ class ChangeFeed:
     async def start(self) -> None:
         try:
             self.newest = await self.views.latest_update()
+            if self.newest is not None:  # what is already there is not news: remember it, announce nothing
+                recent = await self.views.updated_since(self.newest - self.lookback, POLL_BATCH)
+                self._seen.update(_write_of(d) for d in recent)
         except Exception:  # the store may come later: the loop keeps trying, readiness reports it
             log.warning("story_views not reachable at start; will keep polling", exc_info=True)
         self._task = asyncio.create_task(self._run(), name="gateway-change-feed")

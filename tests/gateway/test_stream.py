@@ -1,0 +1,117 @@
+"""``/v1/stream`` (SSE) on a real uvicorn server in the test's event loop, over FerretDB."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import uvicorn
+
+from tellwell.gateway.app import create_app
+from tellwell.gateway.live import event_id
+from tellwell.gateway.settings import Settings
+from tests.gateway.conftest import put_views, story
+
+pytestmark = pytest.mark.mongo
+
+
+@pytest.fixture
+async def base_url(gateway_settings: Settings) -> AsyncIterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(gateway_settings), port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    server.force_exit = True  # open streams would hold a graceful shutdown
+    await asyncio.wait_for(task, 10)
+
+
+async def read_events(response: httpx.Response, count: int, within_s: float = 10.0) -> list[dict[str, str]]:
+    """The next ``count`` SSE events (id, event, data) of a streaming response."""
+    events: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+
+    async def collect() -> None:
+        async for line in response.aiter_lines():
+            if not line:
+                if "data" in current:
+                    events.append(dict(current))
+                    if len(events) == count:
+                        return
+                current.clear()
+                continue
+            field, _, value = line.partition(": ")
+            current[field] = value
+
+    await asyncio.wait_for(collect(), within_s)
+    return events
+
+
+class TestStream:
+    async def test_a_written_view_is_announced(self, mongo_db, base_url):
+        async with (
+            httpx.AsyncClient(base_url=base_url, timeout=10) as http,
+            http.stream("GET", "/v1/stream") as r,
+        ):
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            await asyncio.sleep(0.2)  # subscribed
+            await put_views(mongo_db, [story(4, title="Rescue teams reach the epicentre")])
+
+            [event] = await read_events(r, 1)
+
+        card = json.loads(event["data"])
+        assert event["event"] == "story"
+        assert event["id"].endswith(".story-004")
+        assert card["id"] == "story-004"
+        assert card["title"] == "Rescue teams reach the epicentre"
+        assert card["page_url"] == "/stories/story-004"
+
+    async def test_resume_replays_what_came_after_the_last_event_id(self, mongo_db, base_url):
+        t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+        for i in range(3):
+            await put_views(mongo_db, [story(i)], updated_at=t0 + timedelta(seconds=i))
+        first = await mongo_db.story_views.find_one({"_id": "story-000"})
+
+        async with (
+            httpx.AsyncClient(base_url=base_url, timeout=10) as http,
+            http.stream("GET", "/v1/stream", headers={"Last-Event-ID": event_id(first)}) as r,
+        ):
+            events = await read_events(r, 2)
+
+        assert [json.loads(e["data"])["id"] for e in events] == ["story-001", "story-002"]
+
+    async def test_a_broken_last_event_id_is_a_422_naming_it(self, base_url):
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            response = await http.get("/v1/stream", headers={"Last-Event-ID": "yesterday"})
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "Last-Event-ID"
+
+
+class TestChangeFeed:
+    async def test_a_write_stamped_slightly_in_the_past_is_still_seen(self, mongo_db, make_client):
+        now = datetime.now(UTC)
+        await put_views(mongo_db, [story(0)], updated_at=now)
+        app, _ = await make_client(poll_interval_s=3600)  # polled by hand here
+        changes = app.state.changes
+        version = changes.version
+
+        # Another score replica, its clock 2 s behind, writes after this replica's last poll.
+        await put_views(mongo_db, [story(1)], updated_at=now - timedelta(seconds=2))
+        events = await changes.poll_once()
+        again = await changes.poll_once()
+
+        assert [json.loads(e.data)["id"] for e in events] == ["story-001"]
+        assert changes.version == version + 1
+        assert again == []
