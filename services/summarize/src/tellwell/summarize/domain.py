@@ -19,6 +19,7 @@ machine class, which would cap the service at a few stories per second.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -116,13 +117,17 @@ class Unit:
 def _tfidf(token_lists: Sequence[Sequence[str]]) -> np.ndarray:
     """L2-normalised TF-IDF rows (sublinear tf, smoothed idf over these texts)."""
     vocab: dict[str, int] = {}
-    for tokens in token_lists:
-        for t in tokens:
-            vocab.setdefault(t, len(vocab))
-    matrix = np.zeros((len(token_lists), max(len(vocab), 1)), dtype=np.float32)
+    rows: list[int] = []
+    cols: list[int] = []
+    counts: list[int] = []
     for i, tokens in enumerate(token_lists):
         for t, n in Counter(tokens).items():
-            matrix[i, vocab[t]] = 1.0 + np.log(n)
+            rows.append(i)
+            cols.append(vocab.setdefault(t, len(vocab)))
+            counts.append(n)
+    matrix = np.zeros((len(token_lists), max(len(vocab), 1)), dtype=np.float32)
+    if rows:
+        matrix[rows, cols] = 1.0 + np.log(np.asarray(counts, dtype=np.float32))
     df = (matrix > 0).sum(axis=0)
     matrix *= np.log((1.0 + len(token_lists)) / (1.0 + df)) + 1.0
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -132,7 +137,9 @@ def _tfidf(token_lists: Sequence[Sequence[str]]) -> np.ndarray:
 
 
 def select_articles(articles: Sequence[Article], params: Params) -> list[Article]:
-    """The most central members, one per source first, then the next most central."""
+    """The most central members, one per source first, then the next most central, up to
+    ``max_articles`` read in full; every further source (up to ``max_sources``) is represented by
+    its most central article's headline and lead only, which bounds the work per story."""
     if len(articles) <= params.max_articles:
         return list(articles)
     vectors = _tfidf([tokenize(f"{a.title} {a.lead or a.text[:400]}") for a in articles])
@@ -145,12 +152,18 @@ def select_articles(articles: Sequence[Article], params: Params) -> list[Article
         if articles[i].source not in seen and len(seen) < params.max_sources:
             seen.add(articles[i].source)
             chosen.append(i)
+    full = set(chosen[: params.max_articles])
     for i in order:
-        if len(chosen) >= max(params.max_articles, len(seen)):
+        if len(full) >= params.max_articles:
             break
-        if i not in chosen:
-            chosen.append(i)
-    return [articles[i] for i in sorted(chosen, key=lambda i: articles[i].published_at)]
+        if i not in full:
+            full.add(i)
+            if i not in chosen:
+                chosen.append(i)
+    return [
+        articles[i] if i in full else dataclasses.replace(articles[i], text="")
+        for i in sorted(chosen, key=lambda i: articles[i].published_at)
+    ]
 
 
 # ---------------------------------------------------------------- units
@@ -189,17 +202,15 @@ def build_units(articles: Sequence[Article], params: Params) -> tuple[list[Unit]
         return [], np.zeros((0, 1), dtype=np.float32)
     vectors = _tfidf([u.tokens for u in raw])
     sims = vectors @ vectors.T
+    kinds = np.array([u.headline for u in raw])
     units: list[Unit] = []
     rows: list[int] = []
     for i, unit in enumerate(raw):
-        match = next(
-            (
-                k
-                for k, r in enumerate(rows)
-                if units[k].headline == unit.headline and sims[i, r] >= params.dup_threshold
-            ),
-            None,
-        )
+        match = None
+        if rows:
+            kept = np.asarray(rows)
+            hits = np.flatnonzero((sims[i, kept] >= params.dup_threshold) & (kinds[kept] == unit.headline))
+            match = int(hits[0]) if len(hits) else None
         if match is None:
             unit.variants[unit.article_ids[0]] = unit.text
             units.append(unit)

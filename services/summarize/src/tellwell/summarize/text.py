@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from functools import lru_cache
 
 STOPWORDS = frozenset(
     """
@@ -222,6 +223,7 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in out if s]
 
 
+@lru_cache(maxsize=200_000)
 def stem(token: str) -> str:
     """Light English folding so that 'killed'/'kills'/'kill' and 'stocks'/'stock' meet."""
     if len(token) > 4 and token.endswith("ies"):
@@ -237,6 +239,11 @@ def stem(token: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stop-worded, lightly stemmed word tokens; numbers kept."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=50_000)  # one story reads each text several times (selection, sentences, category)
+def _tokens(text: str) -> tuple[str, ...]:
     out: list[str] = []
     for raw in _WORD.findall(text.lower()):
         token = raw.replace("\u2019", "'")
@@ -245,7 +252,13 @@ def tokenize(text: str) -> list[str]:
         if token in STOPWORDS or (len(token) < 2 and not token.isdigit()):
             continue
         out.append(stem(token))
-    return out
+    return tuple(out)
+
+
+def clear_caches() -> None:
+    """Forget cached tokens (benchmarks measure cold work with it)."""
+    _tokens.cache_clear()
+    stem.cache_clear()
 
 
 def word_count(text: str) -> int:
