@@ -208,8 +208,8 @@ def build_units(articles: Sequence[Article], params: Params) -> tuple[list[Unit]
     for i, unit in enumerate(raw):
         match = None
         if rows:
-            kept = np.asarray(rows)
-            hits = np.flatnonzero((sims[i, kept] >= params.dup_threshold) & (kinds[kept] == unit.headline))
+            seen = np.asarray(rows)
+            hits = np.flatnonzero((sims[i, seen] >= params.dup_threshold) & (kinds[seen] == unit.headline))
             match = int(hits[0]) if len(hits) else None
         if match is None:
             unit.variants[unit.article_ids[0]] = unit.text
