@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from tellwell.score.text import Figure, entities, figures, sentences, stem, terms
+from tellwell.score.text import Figure, Mention, analyse, context_of, entities, figures, stem, term_set
 
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 
@@ -56,69 +56,104 @@ def make_claim(text: str) -> Claim:
     ents = tuple(
         frozenset(stem(w) for w in _LETTERS.findall(e)) for e in entities(text) if _LETTERS.search(e)
     )
-    return Claim(text=text, words=frozenset(terms(text)), figures=tuple(figures(text)), entity_words=ents)
+    return Claim(text=text, words=term_set(text), figures=tuple(figures(text)), entity_words=ents)
 
 
 @dataclass(frozen=True, slots=True)
 class Passages:
     """An article prepared for checking: passages (a sentence and the next) and what it states."""
 
+    text: str
     windows: tuple[frozenset[str], ...]
-    window_figures: tuple[tuple[Figure, ...], ...]
+    window_mentions: tuple[tuple[Mention, ...], ...]
     words: frozenset[str]
     values: frozenset[float]
 
 
+_END = (".", "!", "?")
+
+
 def prepare(title: str, lead: str, text: str, max_chars: int = 4000) -> Passages:
+    """The headline (a passage of its own), the lead unless the text starts with it, and the first
+    ``max_chars`` of the text, as overlapping two-sentence passages."""
     body = text[:max_chars]
-    parts = [title] if title else []
     if lead and not body.startswith(lead[:80]):
-        parts += sentences(lead)
-    parts += sentences(body)
-    sent_words = [frozenset(terms(s)) for s in parts]
-    sent_figs = [tuple(figures(s)) for s in parts]
-    windows: list[frozenset[str]] = []
-    window_figs: list[tuple[Figure, ...]] = []
-    for i in range(len(parts)):
-        j = i + 1 if i + 1 < len(parts) and i > 0 else i  # the title is a passage of its own
-        windows.append(sent_words[i] | sent_words[j])
-        window_figs.append(sent_figs[i] + (sent_figs[j] if j != i else ()))
+        body = f"{lead}\n{body}" if body else lead
+    head = title.strip()
+    if head and not head.endswith(_END):
+        head += "."
+    full = f"{head} {body}" if head else body
+    _, sent_words, sent_mentions = analyse(full)
+    # Passage i = sentence i and the next; the headline stands alone, and so does the last sentence.
+    nothing: frozenset[str] = frozenset()
+    following = [*sent_words[1:], nothing]
+    following_mentions = [*sent_mentions[1:], ()]
+    if head:
+        following[0], following_mentions[0] = nothing, ()
+    windows = list(map(frozenset.union, sent_words, following))
+    window_mentions = [a + b if b else a for a, b in zip(sent_mentions, following_mentions, strict=True)]
     words = frozenset().union(*sent_words) if sent_words else frozenset()
-    values = frozenset(f.value for figs in sent_figs for f in figs)
-    return Passages(tuple(windows), tuple(window_figs), words, values)
+    values = frozenset(m.value for ms in sent_mentions for m in ms)
+    return Passages(full, tuple(windows), tuple(window_mentions), words, values)
 
 
-def idf_weights(docs: Sequence[Passages]) -> dict[str, float]:
-    """Smoothed inverse document frequency over the story's own articles."""
-    df: Counter[str] = Counter()
-    for doc in docs:
-        df.update(doc.words)
+class PassageCache:
+    """Prepared articles by (article id, fingerprint, text length), least recently used evicted.
+
+    A story is re-scored at every new version, and all but its newest members were prepared before:
+    preparing (tokenising) is most of the cost, so the service keeps one cache across stories."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[tuple[str, str, int], Passages] = OrderedDict()
+
+    def get(self, key: tuple[str, str, int]) -> Passages | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, str, int], passages: Passages) -> None:
+        self._items[key] = passages
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def discard(self, key: tuple[str, str, int]) -> None:
+        self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def idf_weights(docs: Sequence[Passages], words: Iterable[str]) -> dict[str, float]:
+    """Smoothed inverse document frequency, over the story's own articles, of the claims' words only
+    (the only ones ever weighed): a word every member uses weighs least, one no member uses most."""
     n = len(docs)
-    return {w: math.log((n + 1) / (c + 1)) + 1.0 for w, c in df.items()}
+    return {w: math.log((n + 1) / (sum(1 for d in docs if w in d.words) + 1)) + 1.0 for w in set(words)}
 
 
 def stance(claim: Claim, doc: Passages, idf: dict[str, float], params: CorroborationParams) -> Stance:
     """Whether one article supports, contradicts or is silent on one claim."""
     if not claim.words or not doc.windows:
         return Stance.silent
-    unseen = math.log(len(idf) + 2) + 1.0  # a word no member uses weighs most
-    weights = {w: idf.get(w, unseen) for w in claim.words}
-    total = sum(weights.values())
+    weights = idf
+    total = sum(weights[w] for w in claim.words)
     best, best_i = 0.0, 0
     for i, window in enumerate(doc.windows):
         hit = claim.words & window
         if hit:
-            score = sum(weights[w] for w in hit) / total
+            score = sum(map(weights.__getitem__, hit)) / total
             if score > best:
                 best, best_i = score, i
     if best < params.contradict_overlap:
         return Stance.silent
     stated = [f for f in claim.figures if f.value in doc.values]
     conflict = any(
-        g.value != f.value and f.context & g.context
+        g.value != f.value and f.context & context_of(doc.text, g)
         for f in claim.figures
         if f.value not in doc.values
-        for g in doc.window_figures[best_i]
+        for g in doc.window_mentions[best_i]
     )
     if conflict:
         return Stance.contradicts

@@ -8,7 +8,6 @@ formulas and why they have the properties the tests pin.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections import Counter, defaultdict
@@ -32,6 +31,7 @@ from tellwell.common.events import (
 from tellwell.common.sources import Source
 from tellwell.score.corroboration import (
     CorroborationParams,
+    PassageCache,
     Passages,
     Stance,
     idf_weights,
@@ -191,7 +191,7 @@ _SKETCH_MIN = 12  # two texts with Jaccard >= 0.8 share ~26 of 32 sketch values;
 
 
 def _shingles(text: str) -> frozenset[int]:
-    w = _SHINGLE_WORD.findall(text[:2000].lower())
+    w = _SHINGLE_WORD.findall(text[:1200].lower())  # copies agree from their first paragraph
     return frozenset(map(hash, zip(w, w[1:], w[2:], w[3:], w[4:], strict=False)))
 
 
@@ -216,7 +216,7 @@ def copy_groups(members: Sequence[Member], params: ScoreParams) -> list[list[Mem
         if len(m.text) >= params.copy_min_chars:
             shingles = _shingles(m.text)
             if shingles:
-                long.append((m.article_id, shingles, frozenset(heapq.nsmallest(_SKETCH, shingles))))
+                long.append((m.article_id, shingles, frozenset(sorted(shingles)[:_SKETCH])))
     for i, (a, sa, ka) in enumerate(long):
         for b, sb, kb in long[i + 1 :]:
             if len(ka & kb) < _SKETCH_MIN or min(len(sa), len(sb)) < params.copy_jaccard * max(
@@ -305,14 +305,21 @@ def confidence(
     collapsed: Sequence[CollapsedArticle],
     sources: Mapping[str, Source],
     params: ScoreParams,
+    cache: PassageCache | None = None,
 ) -> Confidence:
     """Check every claim against every report's origin articles and weigh the result."""
     cp = params.corroboration
-    prepared: dict[str, Passages] = {
-        m.article_id: prepare(m.title, m.lead, m.text, cp.max_chars) for r in reports for m in r.origins
-    }
-    idf = idf_weights(list(prepared.values()))
+    prepared: dict[str, Passages] = {}
+    for m in (m for r in reports for m in r.origins):
+        key = (m.article_id, m.fingerprint, len(m.text))
+        found = cache.get(key) if cache is not None else None
+        if found is None:
+            found = prepare(m.title, m.lead, m.text, cp.max_chars)
+            if cache is not None:
+                cache.put(key, found)
+        prepared[m.article_id] = found
     parsed = [make_claim(c) for c in claims]
+    idf = idf_weights(list(prepared.values()), (w for claim in parsed for w in claim.words))
     out: list[IndependentReport] = []
     for r in reports:
         supports: set[int] = set()
@@ -507,10 +514,11 @@ def score_story(
     now: datetime,
     params: ScoreParams = ScoreParams(),  # frozen: a shared default is safe
     related: Mapping[str, StoryScored] | None = None,
+    cache: PassageCache | None = None,
 ) -> StoryScored:
-    """The full view of one story version."""
+    """The full view of one story version (``cache`` keeps prepared articles across versions)."""
     reports, collapsed = independent_reports(members, sources, params)
-    conf = confidence(claims_of(summary), reports, collapsed, sources, params)
+    conf = confidence(claims_of(summary), reports, collapsed, sources, params, cache)
     lean = lean_distribution(reports, sources)
     dates = [m.published_at for m in members]
     first = summary.first_published_at or (min(dates) if dates else summary.occurred_at)

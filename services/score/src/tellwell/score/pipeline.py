@@ -14,6 +14,7 @@ from datetime import datetime
 
 from tellwell.common.events import StoryScored, StorySummary, utcnow
 from tellwell.score import repository as repo
+from tellwell.score.corroboration import PassageCache
 from tellwell.score.domain import MAX_RELATED, ScoreParams, score_story
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class ScorePipeline:
         self.publish = publish
         self.params = params or ScoreParams()
         self.sources = repo.SourceCache(source_cache_s)
+        self.passages = PassageCache()
         self.recheck_delay_s = recheck_delay_s
         self.clock = clock
         self.max_members = max_members
@@ -77,7 +79,15 @@ class ScorePipeline:
             self.sources.get_many(self.db, {m.source for m in members}),
             repo.load_views(self.db, [r.story_id for r in summary.related[:MAX_RELATED]]),
         )
-        return score_story(summary, members, sources, now=self.clock(), params=self.params, related=related)
+        return score_story(
+            summary,
+            members,
+            sources,
+            now=self.clock(),
+            params=self.params,
+            related=related,
+            cache=self.passages,
+        )
 
     async def _one(self, summary: StorySummary) -> StoryScored | None:
         async with self._limit:
