@@ -172,7 +172,7 @@ def in_parallel(path: Path, size: int, sentences: int, chars: int, seconds: floa
         runs = list(
             pool.map(_worker, *zip(*[(path, size, sentences, chars, seconds)] * workers, strict=True))
         )
-    return round(sum(r["scored"] / r["seconds"] for r in runs if r.get("scored")), 1)
+    return round(sum(float(r["scored"]) / float(r["seconds"]) for r in runs if r.get("scored")), 1)
 
 
 def bench_score(
