@@ -337,3 +337,21 @@ class TestView:
         ]
         assert view.related[0].confidence == other.confidence.value
         assert view.related[0].source_count == other.source_count
+
+
+class TestPassageCache:
+    def test_a_cached_story_scores_exactly_as_a_fresh_one(self):
+        from tellwell.score.corroboration import PassageCache
+
+        members = [
+            member(o, t, minutes=i) for i, (o, t) in enumerate(zip(CREDIBLE, SUPPORTING, strict=False))
+        ]
+        cache = PassageCache()
+        summary = summary_for(members)
+        warm_up = score_story(summary, members[:-1], sources_for(members), now=NOW, cache=cache)
+        cached = score_story(summary, members, sources_for(members), now=NOW, cache=cache)
+        fresh = score_story(summary, members, sources_for(members), now=NOW)
+
+        assert len(cache) == len(members)
+        assert cached.confidence == fresh.confidence
+        assert warm_up.confidence.value <= cached.confidence.value

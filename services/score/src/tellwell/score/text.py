@@ -185,7 +185,10 @@ def entities(text: str) -> list[str]:
     found: list[str] = []
     for match in _CAPITALISED.finditer(text):
         raw = match.group().split()
-        at_start = match.start() == 0 or text[: match.start()].rstrip()[-1:] in {".", "!", "?", ":", "\n", ""}
+        before = text[: match.start()].rstrip()
+        at_start = not before or (
+            before[-1] in ".!?:\n" and not (before[-1] == "." and _abbreviation(before, len(before)))
+        )
         if at_start and not (len(raw[0]) > 1 and raw[0].isupper()):
             raw = raw[1:]
         words = [w.strip(".\u2019'-&").lower() for w in raw]
