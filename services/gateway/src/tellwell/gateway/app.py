@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from tellwell.common.http import ops_router
 from tellwell.common.mongo import make_mongo_client, mongo_check
 from tellwell.common.observability import configure_logging
-from tellwell.gateway.cache import ResponseCache
+from tellwell.gateway.cache import FrontCache, FrontStore, ResponseCache
 from tellwell.gateway.deps import Gateway
 from tellwell.gateway.errors import install_error_handlers
 from tellwell.gateway.live import ChangeFeed
@@ -49,6 +49,7 @@ def create_app(config: Settings = settings) -> FastAPI:
         views = StoryViews(db)
         changes = ChangeFeed(views, interval_s=config.poll_interval_s, lookback_s=config.poll_lookback_s)
         changes.on_change(app.state.cache.clear)
+        changes.on_change(front.clear)
         app.state.changes = changes
         app.state.gateway = Gateway(config, views, Sources(db), app.state.cache, changes, app.state.templates)
         await changes.start()
@@ -61,6 +62,7 @@ def create_app(config: Settings = settings) -> FastAPI:
     app = FastAPI(title="TellWell", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = config
     app.state.cache = ResponseCache(config.cache_entries)
+    front = FrontStore(config.cache_entries)
     app.state.templates = make_templates()
     app.include_router(ops_router(lambda: {"mongo": mongo_check(app.state.mongo)}))
     for module in (stories, sources, categories, stream, pages):
@@ -68,7 +70,9 @@ def create_app(config: Settings = settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_handlers(app)
 
-    # Outermost last: metrics see every response, security headers go on 429s too.
+    # Outermost last: metrics see every response, security headers go on 429s too, and the
+    # front cache answers repeated reads inside the rate limit but before routing.
+    app.add_middleware(FrontCache, store=front)
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -72,8 +72,9 @@ async def seed(settings: MongoSettings, views: list[StoryScored]) -> None:
         collection = client[settings.database][STORY_VIEWS]
         for name, keys in STORY_VIEW_INDEXES:
             await collection.create_index(keys, name=name)
+        # Written over the past hours, as a live system's views were (not one burst at start).
         now = datetime.now(UTC)
-        docs = [view_document(v, updated_at=now) for v in views]
+        docs = [view_document(v, updated_at=now - timedelta(hours=1, seconds=i)) for i, v in enumerate(views)]
         for start in range(0, len(docs), 500):
             await collection.insert_many(docs[start : start + 500])
     finally:

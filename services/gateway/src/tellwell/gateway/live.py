@@ -84,7 +84,7 @@ class ChangeFeed:
         try:
             self.newest = await self.views.latest_update()
             if self.newest is not None:  # what is already there is not news: remember it, announce nothing
-                recent = await self.views.updated_since(self.newest - self.lookback, POLL_BATCH)
+                recent = await self.views.writes_since(self.newest - self.lookback, POLL_BATCH)
                 self._seen.update(_write_of(d) for d in recent)
         except Exception:  # the store may come later: the loop keeps trying, readiness reports it
             log.warning("story_views not reachable at start; will keep polling", exc_info=True)
@@ -111,8 +111,12 @@ class ChangeFeed:
     async def poll_once(self) -> list[StoryEvent]:
         """Look for writes since the newest one seen (minus the clock-skew look-back); announce them."""
         since = self.newest - self.lookback if self.newest is not None else None
-        docs = await self.views.updated_since(since, POLL_BATCH)
-        fresh = [d for d in docs if _write_of(d) not in self._seen]
+        writes = {_write_of(d) for d in await self.views.writes_since(since, POLL_BATCH)} - self._seen
+        if not writes:
+            return []
+        # The cards of the new writes only; one rewritten in between shows up at the next poll.
+        docs = await self.views.updated_since(min(w[2] for w in writes), POLL_BATCH)
+        fresh = [d for d in docs if _write_of(d) in writes]
         if not fresh:
             return []
         self._seen.update(_write_of(d) for d in fresh)

@@ -97,6 +97,15 @@ class StoryViews:
         cursor = self.collection.find(query, CARD_PROJECTION).sort([("updated_at", 1), ("_id", 1)])
         return [doc async for doc in cursor.limit(limit)]
 
+    async def writes_since(self, since: datetime | None, limit: int) -> list[Doc]:
+        """``_id``, ``version`` and ``updated_at`` of views written at or after ``since``: the poll's
+        cheap first look (a burst of writes must not cost a full card per document every poll)."""
+        query: Doc = {} if since is None else {"updated_at": {"$gte": since}}
+        cursor = self.collection.find(query, {"version": 1, "updated_at": 1}).sort(
+            [("updated_at", 1), ("_id", 1)]
+        )
+        return [doc async for doc in cursor.limit(limit)]
+
     async def latest_update(self) -> datetime | None:
         docs = [d async for d in self.collection.find({}, {"updated_at": 1}).sort("updated_at", -1).limit(1)]
         return docs[0]["updated_at"] if docs else None
