@@ -352,3 +352,14 @@ class TestHostileInput:
 
         # the newest three ids are read; the last of them is unreadable
         assert [a.article_id for a in view.articles] == ids[2:4]
+
+    async def test_a_broken_related_view_is_skipped(self, mongo_db, pipeline_factory):
+        members = chile_story()
+        await seed(mongo_db, members)
+        await mongo_db[STORY_VIEWS].insert_one({"_id": "story-broken", "version": 1, "view": "{not json"})
+
+        [view] = await pipeline_factory().process(
+            [summary_for(members, related=[RelatedStory(story_id="story-broken", score=0.5)])]
+        )
+
+        assert [(r.story_id, r.title) for r in view.related] == [("story-broken", None)]

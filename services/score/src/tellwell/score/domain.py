@@ -294,9 +294,13 @@ def independent_reports(
 # ---------------------------------------------------------------- confidence of a story
 
 
+MAX_CLAIMS = 8  # a summary has 2-4 sentences; a runaway one must not multiply the work
+
+
 def claims_of(summary: StorySummary) -> list[str]:
+    """The core facts: the summary's sentences (its title when it has none)."""
     texts = [s.text.strip() for s in summary.summary if s.text.strip()]
-    return texts or [summary.title]
+    return texts[:MAX_CLAIMS] or [summary.title]
 
 
 def confidence(

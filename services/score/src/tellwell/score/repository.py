@@ -108,16 +108,29 @@ async def load_views(db: DB, story_ids: Sequence[str]) -> dict[str, StoryScored]
     """Current views by story id; a merged story maps to its survivor's view (one hop)."""
     ids = list(dict.fromkeys(story_ids))
     docs = await asyncio.gather(*(db[STORY_VIEWS].find_one({"_id": sid}) for sid in ids))
-    views = {sid: view_from_document(d) for sid, d in zip(ids, docs, strict=True) if d is not None}
+    views = {sid: v for sid, d in zip(ids, docs, strict=True) if (v := _readable_view(d)) is not None}
     merged = {sid: v.merged_into for sid, v in views.items() if v.merged_into}
     if merged:
         survivors = await asyncio.gather(*(db[STORY_VIEWS].find_one({"_id": s}) for s in merged.values()))
         for sid, doc in zip(merged, survivors, strict=True):
-            if doc is not None and doc.get("merged_into") is None:
-                views[sid] = view_from_document(doc)
+            survivor = _readable_view(doc)
+            if survivor is not None and survivor.merged_into is None:
+                views[sid] = survivor
             else:
                 del views[sid]
     return views
+
+
+def _readable_view(doc: Doc | None) -> StoryScored | None:
+    """A stored view, or None when there is none or it cannot be read (a related story's broken
+    document must not stop this story)."""
+    if doc is None:
+        return None
+    try:
+        return view_from_document(doc)
+    except (ValueError, KeyError, TypeError):
+        log.warning("unreadable story view %r", doc.get("_id"))
+        return None
 
 
 class Outcome(enum.Enum):
@@ -143,7 +156,7 @@ async def store_view(
         current = await coll.find_one({"_id": view.story_id}, {"version": 1, "view": 1})
         if current is not None and current["version"] >= view.version:
             if current["version"] == view.version:
-                return Outcome.same, view_from_document(current)
+                return Outcome.same, _readable_view(current) or view
             return Outcome.stale, view
         if current is None:
             try:
