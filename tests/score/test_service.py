@@ -243,6 +243,37 @@ class TestHandler:
         doc = await mongo_db[STORY_VIEWS].find_one({"_id": "story-chile"})
         assert view_from_document(doc) == event
 
+    async def test_a_story_that_cannot_be_scored_goes_to_the_dlq_alone(
+        self, mongo_db, pipeline_factory, monkeypatch
+    ):
+        members = chile_story()
+        await seed(mongo_db, members)
+        broker = make_broker(KafkaSettings(), service="score-test", registry=CollectorRegistry())
+        broker.include_router(make_router(source="in-summary", group="g"))
+        out = Collected()
+        pipeline = pipeline_factory(out)
+        real_score = pipeline.score
+
+        async def score(summary):
+            if summary.story_id == "story-bad":
+                raise ValueError("cannot score this one")
+            return await real_score(summary)
+
+        monkeypatch.setattr(pipeline, "score", score)
+        dead = []
+
+        @broker.subscriber(dlq_name("in-summary"))
+        async def on_dead(message: KafkaMessage) -> None:
+            dead.append((message.raw_message.key, message.headers.get("x-dlq-error")))
+
+        bad = summary_for(members, story_id="story-bad")
+        async with TestKafkaBroker(broker) as br:
+            br.context.set_global("pipeline", pipeline)
+            await br.publish_batch(summary_for(members), bad, topic="in-summary")
+
+        assert [h for _, h in dead] == ["cannot score this one"]
+        assert [e.story_id for e in out.events] == ["story-chile"]
+
 
 @pytest.mark.kafka
 @pytest.mark.mongo

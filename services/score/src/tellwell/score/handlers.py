@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from faststream import Context
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -31,15 +31,19 @@ def make_router(
         source, batch=True, max_records=batch_max, batch_timeout_ms=batch_wait_ms, **consumer_options(group)
     )
     async def score_summaries(message: KafkaMessage, pipeline: PipelineDep, broker: BrokerDep) -> None:
-        """Decode each record (a bad one goes to the DLQ alone), then score the batch's stories."""
-        events: list[StorySummary] = []
+        """Decode each record and score the batch's stories; an undecodable record, or one whose story
+        cannot be scored, goes to the DLQ alone."""
+        decoded: list[tuple[Any, StorySummary]] = []
         for record in records_of(message):
             try:
-                events.append(StorySummary.model_validate_json(record.value))
+                decoded.append((record, StorySummary.model_validate_json(record.value)))
             except (ValidationError, UnicodeDecodeError, TypeError) as exc:
                 await dead_letter(broker, record, exc, group=group)
-        if events:
-            await pipeline.process(events)
+        if decoded:
+            batch = await pipeline.process_batch([event for _, event in decoded])
+            for record, event in decoded:  # a story that failed goes to the DLQ alone
+                if event.story_id in batch.failed:
+                    await dead_letter(broker, record, batch.failed[event.story_id], group=group)
 
     return router
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tellwell.common.events import StoryScored, StorySummary, utcnow
+from tellwell.common.kafka import TRANSIENT_ERRORS
 from tellwell.score import repository as repo
 from tellwell.score.corroboration import PassageCache
 from tellwell.score.domain import MAX_RELATED, ScoreParams, score_story
@@ -20,6 +22,14 @@ from tellwell.score.domain import MAX_RELATED, ScoreParams, score_story
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[StoryScored]], Awaitable[None]]
+
+
+@dataclass
+class Batch:
+    """What became of a batch: the views published, and the stories that failed with their error."""
+
+    published: list[StoryScored] = field(default_factory=list)
+    failed: dict[str, Exception] = field(default_factory=dict)
 
 
 def latest_per_story(summaries: Sequence[StorySummary]) -> list[StorySummary]:
@@ -56,13 +66,31 @@ class ScorePipeline:
         self.max_members = max_members
         self._limit = asyncio.Semaphore(concurrency)
 
+    async def process_batch(self, summaries: Sequence[StorySummary]) -> Batch:
+        """Score, store and publish each story of the batch. A story that fails is reported in
+        ``failed`` (its records go to the DLQ) and does not hold back the others; a store that is
+        unreachable fails the whole batch, so that it is redelivered."""
+        stories = latest_per_story(summaries)
+        results = await asyncio.gather(*(self._one(s) for s in stories), return_exceptions=True)
+        batch = Batch()
+        for summary, result in zip(stories, results, strict=True):
+            if isinstance(result, TRANSIENT_ERRORS) or not isinstance(result, StoryScored | Exception | None):
+                raise result  # an outage, or a cancellation: nothing is the message's fault
+            if isinstance(result, Exception):
+                log.error("%s v%s: %s: %s", summary.story_id, summary.version, type(result).__name__, result)
+                batch.failed[summary.story_id] = result
+            elif result is not None:
+                batch.published.append(result)
+        if batch.published:
+            await self.publish(batch.published)
+        return batch
+
     async def process(self, summaries: Sequence[StorySummary]) -> list[StoryScored]:
-        """Score, store and publish; returns the views published."""
-        results = await asyncio.gather(*(self._one(s) for s in latest_per_story(summaries)))
-        out = [v for v in results if v is not None]
-        if out:
-            await self.publish(out)
-        return out
+        """``process_batch``, raising the first failure; returns the views published."""
+        batch = await self.process_batch(summaries)
+        for error in batch.failed.values():
+            raise error
+        return batch.published
 
     async def score(self, summary: StorySummary) -> StoryScored:
         """The view of one summary, from the current stores (nothing written)."""
