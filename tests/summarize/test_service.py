@@ -318,3 +318,31 @@ class TestOnTheRealBroker:
         assert (summary.story_id, summary.version, summary.member_ids) == ("quake", 3, IDS)
         assert await mongo_db.story_summaries.find_one({"_id": "quake"}) == stored
         assert await mongo_db.summary_pending.count_documents({}) == 0
+
+
+@pytest.mark.mongo
+class TestHostileInput:
+    async def test_broken_article_documents_are_skipped_not_fatal(self, mongo_db, make_summarizer):
+        await store_quake(mongo_db)
+        await mongo_db.articles.insert_many(
+            [
+                {"_id": "no-date", "url": "https://x.com/1", "source": "x.com", "title": "A title"},
+                {
+                    "_id": "huge",
+                    "url": "https://y.com/2",
+                    "source": "y.com",
+                    "title": None,
+                    "text": "Word " * 200_000,
+                    "published_at": T0,
+                },
+            ]
+        )
+        out = Published()
+        summarizer = make_summarizer(out)
+        await summarizer.accept([cluster(member_ids=[*IDS, "no-date", "huge"])])
+        await summarizer.flush_once()
+
+        [summary] = out.events
+        assert "no-date" in summary.member_ids
+        cited = {a for s in summary.summary for a in s.article_ids}
+        assert cited <= set(IDS) | {"huge"}

@@ -42,11 +42,11 @@ def create_app(config: Settings = settings) -> AsgiFastStream:
         try:
             yield
         finally:
-            # Pending work is durable: stopping mid-flush only means the next start redoes it.
+            # Drain: the flusher finishes the stories in hand (bounded); pending work is durable
+            # anyway, so a flush cut short is redone by the next start.
             await summarizer.stop()
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(flusher, config.drain_s)
             if improver is not None:
                 await improver.close()
             await mongo.close()

@@ -82,6 +82,7 @@ class Params:
     max_articles: int = 12
     max_sources: int = 30
     max_sentences_per_article: int = 20
+    max_chars_per_article: int = 8000
     min_words: int = 5
     max_words: int = 70
     dup_threshold: float = 0.7
@@ -173,7 +174,8 @@ def article_sentences(article: Article, params: Params) -> list[str]:
     """An article's usable sentences in order: lead (when the text does not start with it), text."""
     sentences: list[str] = []
     for block in (article.lead, article.text):
-        for raw in split_sentences(block):
+        # Sentences past the first ~20 are never used: do not segment a whole book.
+        for raw in split_sentences(block[: params.max_chars_per_article]):
             sentence = strip_dateline(raw).strip()
             words = len(sentence.split())
             if words < params.min_words or words > params.max_words or is_boilerplate(sentence):

@@ -278,7 +278,13 @@ class Summarizer:
             self._articles.popitem(last=False)
         docs = [self._articles[i] for i in ids if i in self._articles]
         sources = await self.sources({str(d.get("source") or "") for d in docs})
-        return [repo.article_of(d, sources.get(str(d.get("source") or ""))) for d in docs]
+        out: list[Article] = []
+        for doc in docs:
+            try:
+                out.append(repo.article_of(doc, sources.get(str(doc.get("source") or ""))))
+            except (KeyError, TypeError, ValueError) as exc:  # one broken document must not sink the story
+                log.warning("article %s unreadable, skipped: %r", doc.get("_id"), exc)
+        return out
 
     async def sources(self, domains: set[str]) -> dict[str, Source]:
         now = self.clock()

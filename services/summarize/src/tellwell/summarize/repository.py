@@ -144,6 +144,8 @@ async def get_sources(db: DB, domains: Sequence[str]) -> dict[str, Source]:
 
 def article_of(doc: Doc, source: Source | None) -> Article:
     """A stored article as the summariser reads it, with its source's name and lean."""
+    if not isinstance(doc.get("published_at"), datetime):
+        raise ValueError("published_at is missing or not a date")
     return Article(
         article_id=str(doc["_id"]),
         url=str(doc.get("url") or ""),

@@ -25,6 +25,8 @@ class Settings(ServiceSettings):
     # Members read from the store per story, newest first (the origin article always included).
     fetch_max: int = Field(default=60, ge=1, le=1000)
     # A story that keeps failing is dropped after this many attempts (logged, counted).
+    # On shutdown, how long the flusher may finish the stories in hand.
+    drain_s: float = Field(default=10.0, ge=0.0)
     max_attempts: int = Field(default=5, ge=1)
     # First retry delay of a failed story, doubling with each attempt (1, 2, 4, 8 s by default).
     retry_backoff_s: float = Field(default=1.0, ge=0.0)
