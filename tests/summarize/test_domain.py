@@ -244,3 +244,35 @@ class TestCategory:
     def test_feed_hints_count(self):
         titles = ("Council meeting set for Tuesday evening", "Officials to meet on Tuesday")
         assert run(self.story(*titles, hint="Sports")).category is Category.sports
+
+
+class TestManyUnratedSources:
+    def test_the_most_telling_unrated_sources_keep_their_own_line(self):
+        articles = [
+            dataclasses.replace(QUAKE[2], article_id=f"u{i}", source=f"u{i}.com", source_name=None)
+            for i in range(12)
+        ] + [dataclasses.replace(QUAKE[3], article_id="r1", source="right.com", lean=Lean.right)]
+        summary = summarize(
+            make_story_cluster(member_ids=[a.article_id for a in articles]),
+            [dataclasses.replace(a, lean=Lean.unrated) if a.article_id != "r1" else a for a in articles],
+            params=Params(max_perspectives=6),
+        )
+        sources = [p.source for p in summary.perspectives]
+        assert sources[0] == "right"
+        assert len(sources) == 6
+        assert all(s.startswith("u") and s.endswith(".com") for s in sources[1:])
+
+    def test_a_truncated_headline_is_not_the_title(self):
+        cut = "Men's Wearhouse to buy Jos. A. Bank for $1.8 billion in a deal that ends  ..."
+        titles = [cut, cut, "Men's Wearhouse agrees deal for Jos. A. Bank"]
+        articles = [dataclasses.replace(a, title=t) for a, t in zip(HEADLINES_ONLY, titles, strict=False)]
+        assert run(articles).title == "Men's Wearhouse agrees deal for Jos. A. Bank"
+
+    def test_a_cut_headline_collapses_into_its_complete_wording(self):
+        full = "Men's Wearhouse to buy Jos. A. Bank for $1.8 billion in a deal that ends a long fight"
+        titles = ["Men's Wearhouse to buy Jos. A. Bank for $1.8 billion in a deal that ends  ...", full]
+        articles = [dataclasses.replace(a, title=t) for a, t in zip(HEADLINES_ONLY, titles, strict=False)]
+        summary = run(articles)
+        assert summary.title == full
+        assert summary.summary[0].text == full
+        assert summary.summary[0].article_ids == ["h0", "h1"]

@@ -45,6 +45,7 @@ from tellwell.summarize.text import (
     clean_headline,
     clickbait_score,
     is_boilerplate,
+    is_truncated,
     normalize,
     split_sentences,
     strip_dateline,
@@ -110,6 +111,7 @@ class Unit:
     headline: bool
     tokens: list[str] = field(default_factory=list)
     variants: dict[str, str] = field(default_factory=dict)  # each carrier's own wording
+    truncated: bool = False  # a headline the feed cut short
 
 
 # ---------------------------------------------------------------- input selection
@@ -193,7 +195,16 @@ def build_units(articles: Sequence[Article], params: Params) -> tuple[list[Unit]
         headline = clean_headline(a.title, a.source_name, a.source)
         if headline:
             raw.append(
-                Unit(headline, [a.article_id], [a.source], 0, a.published_at, True, tokenize(headline))
+                Unit(
+                    headline,
+                    [a.article_id],
+                    [a.source],
+                    0,
+                    a.published_at,
+                    True,
+                    tokenize(headline),
+                    truncated=is_truncated(a.title),
+                )
             )
         for pos, sentence in enumerate(article_sentences(a, params)):
             raw.append(
@@ -225,6 +236,8 @@ def build_units(articles: Sequence[Article], params: Params) -> tuple[list[Unit]
         if unit.sources[0] not in kept.sources:
             kept.sources.append(unit.sources[0])
         kept.position = min(kept.position, unit.position)
+        if kept.truncated and not unit.truncated:  # prefer the complete wording of a headline
+            kept.text, kept.truncated = unit.text, False
     return units, vectors[rows]
 
 
@@ -334,7 +347,7 @@ def choose_title(articles: Sequence[Article], units: Sequence[Unit], scores: np.
         if not u.headline:
             continue
         words = len(u.text.split())
-        penalty = clickbait_score(u.text) + (0.5 if words > 20 or words < 4 else 0.0)
+        penalty = clickbait_score(u.text) + (0.5 if words > 20 or words < 4 else 0.0) + float(u.truncated)
         key = float(scores[i]) - penalty
         if best is None or key > best[0]:
             best = (key, u.text)
@@ -349,8 +362,9 @@ def choose_title(articles: Sequence[Article], units: Sequence[Unit], scores: np.
 def perspectives(
     articles: Sequence[Article], units: Sequence[Unit], sims: np.ndarray, params: Params
 ) -> list[Perspective]:
-    """One line per source (per lean group when there are many): its most representative and
-    most distinctive sentence, or its headline when it has no text."""
+    """One line per source: its most representative and most distinctive sentence, or its headline
+    when it has no text. Over ``max_perspectives`` sources, rated ones are grouped by lean and the
+    most telling unrated ones keep a line each."""
     by_id = {a.article_id: a for a in articles}
     centroid_sim = sims.mean(axis=1) if len(units) else np.zeros(0)
     echo = foreign_echo(units, sims)
@@ -380,7 +394,7 @@ def perspectives(
         groups[entry[2].lean].append(entry)
     out: list[Perspective] = []
     for lean in Lean:
-        if lean not in groups:
+        if lean not in groups or lean is Lean.unrated:
             continue
         _, i, a = max(groups[lean], key=lambda e: e[0])
         names = sorted({e[2].display_source for e in groups[lean]})
@@ -391,6 +405,20 @@ def perspectives(
                 + ", ".join(names[:4])
                 + (" …" if len(names) > 4 else ""),
                 lean=lean,
+                article_id=a.article_id,
+                url=a.url,
+                text=units[i].variants.get(a.article_id, units[i].text),
+            )
+        )
+    # Unrated sources have no lean to group by: the most telling of them speak for themselves.
+    slots = max(params.max_perspectives - len(out), 2)
+    unrated = sorted(groups.get(Lean.unrated, []), key=lambda e: -e[0])[:slots]
+    for _, i, a in sorted(unrated, key=lambda e: (e[2].published_at, e[2].source)):
+        out.append(
+            Perspective(
+                source=a.source,
+                source_name=a.source_name,
+                lean=a.lean,
                 article_id=a.article_id,
                 url=a.url,
                 text=units[i].variants.get(a.article_id, units[i].text),
@@ -575,7 +603,7 @@ def summarize(
         candidates = sentences
     else:
         candidates = list(range(len(units)))
-        scores = scores - 0.3 * np.array([clickbait_score(u.text) for u in units])
+        scores = scores - 0.3 * np.array([clickbait_score(u.text) + float(u.truncated) for u in units])
     summary_ids = _pick_summary(units, candidates, scores, sims, params)
     body_ids = summary_ids + mmr(candidates, scores, sims, params.body_max, params, chosen=summary_ids)
     title = choose_title(chosen, units, scores)

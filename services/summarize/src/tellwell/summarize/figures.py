@@ -121,14 +121,15 @@ def figures(sentence: str) -> list[Figure]:
                 prefix = "percent"
         casualty = "" if prefix else _casualty(sentence[max(0, m.start() - 40) : m.start()], after)
         key = casualty or _key_after(after)
-        if prefix:
-            key = f"{prefix} {key}".strip()
         if not key:
-            continue
+            continue  # "$1.8 billion" or "40%" alone: what it measures is unknown, so no comparison
+        if prefix:
+            key = f"{prefix} {key}"
         out.append(Figure(key=key, value=value, text=m.group(0).strip()))
     return out
 
 
 def values_differ(a: float, b: float) -> bool:
-    """Different figures, not rounding of one another ('1.8 billion' vs '1,800 million' agree)."""
-    return abs(a - b) > 1e-9 * max(abs(a), abs(b), 1.0)
+    """Different figures, not roundings of one another: '$179 billion' and '$179.2 bln' agree,
+    12 and 15 do not (more than 2% apart)."""
+    return abs(a - b) > 0.02 * max(abs(a), abs(b), 1e-9)

@@ -133,6 +133,11 @@ def clean_headline(title: str, source_name: str | None = None, source: str | Non
     return _ELLIPSIS_END.sub("", text).strip(" \t-\u2013\u2014|:")
 
 
+def is_truncated(title: str) -> bool:
+    """Feeds cut long headlines with an ellipsis: such a headline is an incomplete sentence."""
+    return bool(_ELLIPSIS_END.search(title or ""))
+
+
 def clickbait_score(headline: str) -> float:
     """How much a headline reads as bait rather than news: 0 is plain, higher is worse."""
     score = 0.0
