@@ -371,7 +371,10 @@ def perspectives(
     best_by_source: dict[str, tuple[float, int, Article]] = {}
     for i, u in enumerate(units):
         distinct = 1.0 - float(echo[i])
-        score = 0.5 * float(centroid_sim[i]) + 0.5 * distinct + (0.0 if u.headline else 1.0)
+        # Representative first (an off-topic line is distinct but says nothing about the story),
+        # text over headlines, no bait.
+        bait = 0.3 * (clickbait_score(u.text) + float(u.truncated)) if u.headline else 0.0
+        score = 0.6 * float(centroid_sim[i]) + 0.4 * distinct + (0.0 if u.headline else 1.0) - bait
         for aid in u.article_ids:
             a = by_id[aid]
             if a.source not in best_by_source or score > best_by_source[a.source][0]:

@@ -36,6 +36,7 @@ ABBREVIATIONS = frozenset(
 )
 
 _WS = re.compile(r"\s+")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))  # zero-width, soft hyphen
 _ELLIPSIS_END = re.compile(r"\s*(\.\.\.|…)\s*$")
 # "UPDATE 2-", "ANALYSIS-", "EXCLUSIVE:", "WATCH:", "BREAKING:" and similar desk labels.
 _DESK_PREFIX = re.compile(
@@ -94,7 +95,7 @@ _UPPER_WORD = re.compile(r"\b[A-Z]{4,}\b")
 
 def normalize(text: str) -> str:
     """Unescape HTML entities (feeds double-escape), NFC-normalise and collapse white space."""
-    text = html.unescape(html.unescape(text or ""))
+    text = html.unescape(html.unescape(text or "")).translate(_INVISIBLE)
     return _WS.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
