@@ -14,11 +14,13 @@ from dataclasses import dataclass
 # Plain \w+ is twice as fast as a letters-only class; figures and '_' map to no term anyway.
 _WORD = re.compile(r"\w+")
 # A sentence ends at . ! ? before a capital or digit, but not after an initial ('U.S.', 'J.') or a
-# short title ('Dr.', 'St.'): candidates by a cheap pattern, exceptions checked at the few matches
-# (lookbehinds in the pattern itself cost ten times more).
-_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])")
+# short title ('Dr.', 'St.'). The lookbehinds come after the punctuation, so they are only tried
+# where a sentence may end (at the pattern's start they would run at every character).
+_SENTENCE_END = re.compile(
+    r"[.!?](?<!\b[A-Z]\.)(?<!\b[A-Z][a-z]\.)[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])"
+)
 _NUMBER = re.compile(
-    r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
+    r"(?=\d)(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"  # the lookahead fails fast off digits
     r"(?:\s*(%|per\s?cent|percent)|\s?(thousand|k|million|m|mn|billion|bn)\b)?",
     re.I,
 )
@@ -86,12 +88,7 @@ def _abbreviation(text: str, end: int) -> bool:
 
 def sentence_ends(text: str) -> list[int]:
     """The end offset of every sentence of ``text`` (the last one is ``len(text)``)."""
-    ends: list[int] = []
-    for match in _SENTENCE_END.finditer(text):
-        end = match.start() + 1
-        if text[end - 1] == "." and _abbreviation(text, end):
-            continue
-        ends.append(end)
+    ends = [m.start() + 1 for m in _SENTENCE_END.finditer(text)]
     ends.append(len(text))
     return ends
 
@@ -124,21 +121,18 @@ class Mention:
     percent: bool
 
 
-def _mention(match: re.Match[str]) -> Mention | None:
-    try:
-        value = float(match.group(1).replace(",", ""))
-    except ValueError:
-        return None
-    if match.group(3):
-        value *= _SCALE[match.group(3).lower()]
-    return Mention(value, match.start(), match.end(), bool(match.group(2)))
-
-
 def mentions(text: str) -> list[Mention]:
     """The numbers a text states: '1,200' -> 1200, '3.5 million' -> 3.5e6, '12%' -> 12."""
+    out: list[Mention] = []
     if not _DIGIT.search(text):  # most sentences state no figure: skip the costly pattern
-        return []
-    return [m for match in _NUMBER.finditer(text) if (m := _mention(match)) is not None]
+        return out
+    for match in _NUMBER.finditer(text):
+        number, percent, scale = match.groups()
+        value = float(number.replace(",", ""))  # the pattern only matches valid numbers
+        if scale:
+            value *= _SCALE[scale.lower()]
+        out.append(Mention(value, match.start(), match.end(), percent is not None))
+    return out
 
 
 def context_of(text: str, mention: Mention) -> frozenset[str]:
@@ -168,7 +162,7 @@ def analyse(text: str) -> tuple[list[int], list[frozenset[str]], list[tuple[Ment
     ``mentions`` give sentence by sentence, at a fraction of the cost: the hot path of scoring)."""
     ends = sentence_ends(text)
     starts = [0, *ends[:-1]]
-    marked = f" {_MARK} ".join(text[a:b] for a, b in zip(starts, ends, strict=True)).lower()
+    marked = f" {_MARK} ".join([text[a:b] for a, b in zip(starts, ends, strict=True)]).lower()
     chunks = " ".join(map(_TERMS.__getitem__, _WORD.findall(marked))).split("|")
     words = [frozenset(chunk.split()) for chunk in chunks]
     found: list[list[Mention]] = [[] for _ in ends]
