@@ -9,6 +9,7 @@ real text, namely five other headlines of the same story as five sentences.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import defaultdict
@@ -122,12 +123,75 @@ def category_accuracy(stories: list[list[dict[str, Any]]], labels: list[Category
     }
 
 
+async def service_throughput(sets: list[list[Article]], repeat: int) -> dict[str, Any]:
+    """The pipeline with its store: articles in a scratch MongoDB database, cluster events accepted,
+    then flushed (read members by _id, summarise, store, clear); publishing is a no-op (no Kafka)."""
+    from tellwell.common.mongo import make_mongo_client
+    from tellwell.common.settings import MongoSettings
+    from tellwell.summarize.pipeline import Summarizer
+    from tellwell.summarize.settings import Settings
+
+    mongo = MongoSettings()
+    client = make_mongo_client(mongo)
+    name = f"tellwell_bench_summarize_{int(time.time())}"
+    db = client[name]
+    try:
+        docs = {a.article_id: a for articles in sets for a in articles}
+        await db.articles.insert_many(
+            [
+                {
+                    "_id": a.article_id,
+                    "url": a.url,
+                    "source": a.source,
+                    "title": a.title,
+                    "text": a.text,
+                    "lead": a.lead,
+                    "published_at": a.published_at,
+                }
+                for a in docs.values()
+            ]
+        )
+        emitted: list[Any] = []
+
+        async def publish(events: Any) -> None:
+            emitted.extend(events)
+
+        summarizer = Summarizer(db, publish, Settings(replica_id="bench", debounce_s=0.0))
+        events = [
+            make_story_cluster(
+                story_id=f"s{r}-{k}",
+                member_ids=[a.article_id for a in articles],
+                first_published_at=articles[0].published_at,
+                last_published_at=articles[-1].published_at,
+            )
+            for r in range(repeat)
+            for k, articles in enumerate(sets)
+        ]
+        await summarizer.accept(events)
+        started = time.perf_counter()
+        while len(emitted) < len(events):
+            if not await summarizer.flush_once():
+                break
+        elapsed = time.perf_counter() - started
+    finally:
+        await client.drop_database(name)
+        await client.close()
+    return {
+        "summaries_per_s": round(len(emitted) / elapsed, 1) if elapsed else None,
+        "summaries": len(emitted),
+        "note": "article cache warm after the first story of each repeat",
+    }
+
+
 def bench_summarize(
     input: Annotated[
         Path, typer.Option("--input", exists=True, dir_okay=False, help="Labelled JSONL stream (uci-head).")
     ],
     json_only: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
     min_runs: Annotated[int, typer.Option(help="Summaries per measured size.")] = 300,
+    with_store: Annotated[
+        bool, typer.Option("--with-store", help="Also measure the pipeline on MongoDB (MONGO_URL).")
+    ] = False,
 ) -> None:
     """Extractive summaries per second (10- and 50-article stories) and story category accuracy."""
     stories, labels = read_stories(input)
@@ -137,6 +201,8 @@ def bench_summarize(
     for size in (10, 50):
         result[f"headlines_{size}"] = throughput(story_sets(stories, size, False), min_runs, model)
         result[f"text_{size}"] = throughput(story_sets(stories, size, True), min_runs // 2, model)
+    if with_store:
+        result["service_text_10"] = asyncio.run(service_throughput(story_sets(stories, 10, True), 3))
     result["category"] = category_accuracy(stories, labels)
     result["measures"] = (
         "domain.summarize only (in memory: no Mongo or Kafka), one process; headlines_N: real headline-only "

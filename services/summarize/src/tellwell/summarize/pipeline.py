@@ -207,12 +207,13 @@ class Summarizer:
 
     async def process(self, story_id: str) -> StorySummary | None:
         """Summarise the story's pending version, store it, emit it, clear the pending document."""
-        loaded = await repo.load_pending(self.db, story_id)
+        started = self.clock()
+        loaded, stored = await asyncio.gather(
+            repo.load_pending(self.db, story_id), repo.get_summary(self.db, story_id)
+        )
         if loaded is None:
             return None
         cluster, _ = loaded
-        started = self.clock()
-        stored = await repo.get_summary(self.db, story_id)
         previous = stored[0] if stored else None
         if previous is not None and previous.version > cluster.version:
             await repo.clear_pending(self.db, story_id, cluster.version)
@@ -229,7 +230,8 @@ class Summarizer:
             summary = await asyncio.to_thread(
                 domain.summarize, cluster, articles, params=self.params, model=self.model
             )
-        if await repo.store_summary(self.db, summary, now=self.clock()):
+        current = (previous.version, previous.method) if previous is not None else None
+        if await repo.store_summary(self.db, summary, now=self.clock(), current=current):
             await self.publish([summary])
             SUMMARIES.labels(summary.method).inc()
         await repo.clear_pending(self.db, story_id, cluster.version)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -94,15 +94,26 @@ async def get_summary(db: DB, story_id: str) -> tuple[StorySummary, datetime] | 
     return StorySummary.model_validate_json(doc["event"]), doc["updated_at"]
 
 
-async def store_summary(db: DB, summary: StorySummary, *, now: datetime) -> bool:
+async def store_summary(
+    db: DB,
+    summary: StorySummary,
+    *,
+    now: datetime,
+    current: tuple[int, str] | Literal["read"] | None = "read",
+) -> bool:
     """Store unless a newer version is already stored (or the same version by a better method:
-    a language-model summary replaces the extractive one of its version, never the reverse)."""
-    current = await db[SUMMARIES].find_one({"_id": summary.story_id}, {"version": 1, "method": 1})
+    a language-model summary replaces the extractive one of its version, never the reverse).
+
+    ``current`` is the stored (version, method) when the caller has just read it, saving a read."""
+    if current == "read":
+        doc = await db[SUMMARIES].find_one({"_id": summary.story_id}, {"version": 1, "method": 1})
+        current = (int(doc["version"]), str(doc.get("method", ""))) if doc else None
     if current is not None:
-        if current["version"] > summary.version:
+        version, method = current
+        if version > summary.version:
             return False
-        if current["version"] == summary.version and not (
-            summary.method.startswith("llm:") and not str(current.get("method", "")).startswith("llm:")
+        if version == summary.version and not (
+            summary.method.startswith("llm:") and not method.startswith("llm:")
         ):
             return False
     doc = {
