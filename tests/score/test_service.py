@@ -159,6 +159,17 @@ class TestPipeline:
         assert redelivered == [v3]  # the stored event again, same event_id, for a lost publish
         assert await mongo_db[STORY_VIEWS].find_one({"_id": "story-chile"}) == stored
 
+    async def test_a_grown_story_reads_only_its_new_members(self, mongo_db, pipeline_factory):
+        members = chile_story()
+        await seed(mongo_db, members)
+        pipeline = pipeline_factory()
+        await pipeline.process([summary_for(members[:4], version=1)])
+        await mongo_db.articles.delete_many({"_id": members[0].article_id})  # read before: not again
+
+        [view] = await pipeline.process([summary_for(members, version=2)])
+
+        assert [a.article_id for a in view.articles] == [m.article_id for m in members]
+
     async def test_a_merged_story_points_to_its_survivor(self, mongo_db, pipeline_factory):
         members = chile_story()
         await seed(mongo_db, members)

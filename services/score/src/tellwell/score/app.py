@@ -52,6 +52,7 @@ def create_app(
                 concurrency=config.concurrency,
                 source_cache_s=config.source_cache_s,
                 max_members=config.max_members,
+                article_cache=config.article_cache,
                 recheck_delay_s=config.recheck_delay_ms / 1000,
             )
             context.set_global("pipeline", pipeline)

@@ -54,6 +54,7 @@ class ScorePipeline:
         source_cache_s: float = 300.0,
         recheck_delay_s: float = 0.025,
         max_members: int = 1000,
+        article_cache: int = 10_000,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -61,6 +62,7 @@ class ScorePipeline:
         self.params = params or ScoreParams()
         self.sources = repo.SourceCache(source_cache_s)
         self.passages = PassageCache()
+        self.articles = repo.ArticleCache(article_cache, self.params.corroboration.max_chars)
         self.recheck_delay_s = recheck_delay_s
         self.clock = clock
         self.max_members = max_members
@@ -98,7 +100,7 @@ class ScorePipeline:
         if len(ids) > self.max_members:  # a hostile or runaway story must not flood the store
             log.warning("%s: %d members, scoring the newest %d", summary.story_id, len(ids), self.max_members)
             ids = ids[-self.max_members :]  # member_ids are oldest first
-        members, missing = await repo.load_members(self.db, ids)
+        members, missing = await repo.load_members(self.db, ids, self.articles)
         if missing:
             log.warning(
                 "%s v%s: %d member article(s) not found", summary.story_id, summary.version, len(missing)

@@ -8,9 +8,11 @@ but scans the whole collection for ``$in``, so several lookups run concurrently 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -62,13 +64,47 @@ def _readable(doc: Doc | None) -> bool:
     return doc is not None and isinstance(doc.get("published_at"), datetime)
 
 
-async def load_members(db: DB, article_ids: Sequence[str]) -> tuple[list[Member], list[str]]:
-    """The stored member articles, and the ids that were not found (or are unreadable)."""
+class ArticleCache:
+    """Member articles already read, least recently used evicted. Ingest writes an article once
+    (its ``copy_of`` too), so a stored article never changes: a story re-scored at its next version
+    reads only its new members. Texts are kept up to ``max_chars`` (all that scoring reads)."""
+
+    def __init__(self, capacity: int = 10_000, max_chars: int = 4000) -> None:
+        self.capacity = capacity
+        self.max_chars = max_chars
+        self._items: OrderedDict[str, Member] = OrderedDict()
+
+    def get(self, article_id: str) -> Member | None:
+        found = self._items.get(article_id)
+        if found is not None:
+            self._items.move_to_end(article_id)
+        return found
+
+    def put(self, member: Member) -> Member:
+        """Keep ``member``; returns it as kept (so that a first read and later ones score alike)."""
+        if len(member.text) > self.max_chars:
+            member = dataclasses.replace(member, text=member.text[: self.max_chars])
+        self._items[member.article_id] = member
+        self._items.move_to_end(member.article_id)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return member
+
+
+async def load_members(
+    db: DB, article_ids: Sequence[str], cache: ArticleCache | None = None
+) -> tuple[list[Member], list[str]]:
+    """The stored member articles (in the order given), and the ids that were not found or are
+    unreadable."""
     ids = list(dict.fromkeys(article_ids))
-    docs = await asyncio.gather(*(db.articles.find_one({"_id": aid}, _ARTICLE_FIELDS) for aid in ids))
-    members = [member_from_doc(d) for d in docs if d is not None and _readable(d)]
-    missing = [aid for aid, d in zip(ids, docs, strict=True) if not _readable(d)]
-    return members, missing
+    known = {aid: m for aid in ids if cache is not None and (m := cache.get(aid)) is not None}
+    unread = [aid for aid in ids if aid not in known]
+    docs = await asyncio.gather(*(db.articles.find_one({"_id": aid}, _ARTICLE_FIELDS) for aid in unread))
+    for doc in docs:
+        if doc is not None and _readable(doc):
+            member = member_from_doc(doc)
+            known[member.article_id] = cache.put(member) if cache is not None else member
+    return [known[aid] for aid in ids if aid in known], [aid for aid in ids if aid not in known]
 
 
 def source_from_doc(doc: Doc) -> Source:

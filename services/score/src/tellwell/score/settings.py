@@ -22,6 +22,7 @@ class Settings(ServiceSettings):
     hotness_half_life_h: float = Field(default=6.0, gt=0.0, description="Half-life of an arrival's heat.")
     max_chars: int = Field(default=4000, ge=200, description="Text read per article for corroboration.")
     max_members: int = Field(default=1000, ge=1, description="Members read per story (the newest).")
+    article_cache: int = Field(default=10_000, ge=0, description="Member articles kept in memory (LRU).")
     source_cache_s: float = Field(default=300.0, ge=0.0, description="How long a registry entry is reused.")
     # A FerretDB replace is a few ms; waiting this long before re-reading lets a racing older write land
     # first, so the newer writer sees it and writes again (see docs/score.md, "Races").
