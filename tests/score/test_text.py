@@ -48,3 +48,13 @@ class TestText:
         cache.put(c, passages)
         assert cache.get(b) is None
         assert len(cache) == 2
+
+    def test_alphanumeric_names_are_terms_and_bare_numbers_are_figures(self):
+        assert term_set("Flight MH370 and the G7 met in 2026, said 3.5 officials") == {
+            "flight",
+            "mh370",
+            "g7",
+            "met",
+            "official",
+        }
+        assert [m.value for m in mentions("Flight MH370 and the G7 met in 2026")] == [2026.0]

@@ -14,15 +14,12 @@ corroborating its facts.
 from __future__ import annotations
 
 import math
-import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from tellwell.score.text import Figure, Mention, analyse, context_of, entities, figures, stem, term_set
-
-_LETTERS = re.compile(r"[^\W\d_]{2,}")
+from tellwell.score.text import Figure, Mention, analyse, context_of, entities, figures, term_set
 
 
 class Stance(Enum):
@@ -53,9 +50,8 @@ class Claim:
 
 
 def make_claim(text: str) -> Claim:
-    ents = tuple(
-        frozenset(stem(w) for w in _LETTERS.findall(e)) for e in entities(text) if _LETTERS.search(e)
-    )
+    # an entity's words as terms, so that they compare with an article's terms ('u.s' has none)
+    ents = tuple(words for e in entities(text) if (words := term_set(e)))
     return Claim(text=text, words=term_set(text), figures=tuple(figures(text)), entity_words=ents)
 
 

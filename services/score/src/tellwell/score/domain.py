@@ -191,7 +191,7 @@ _SKETCH_MIN = 12  # two texts with Jaccard >= 0.8 share ~26 of 32 sketch values;
 
 
 def _shingles(text: str) -> frozenset[int]:
-    w = _SHINGLE_WORD.findall(text[:1200].lower())  # copies agree from their first paragraph
+    w = _SHINGLE_WORD.findall(text[:800].lower())  # copies agree from their first paragraph
     return frozenset(map(hash, zip(w, w[1:], w[2:], w[3:], w[4:], strict=False)))
 
 

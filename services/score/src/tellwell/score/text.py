@@ -58,7 +58,8 @@ class _TermCache(dict[str, str]):
     A plain dict lookup per token (the map below runs in C): tokenising is most of scoring's cost."""
 
     def __missing__(self, word: str) -> str:
-        term = "" if len(word) < 2 or word in STOPWORDS or not word.isalpha() else stem(word)
+        # 'mh370' and 'g7' are names; '2026' and the parts of '7.1' are figures, left to ``mentions``
+        term = "" if len(word) < 2 or word in STOPWORDS or word.isdigit() else stem(word)
         if len(self) < 500_000:  # bounded: hostile text cannot grow it forever
             self[word] = term
         return term
