@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tellwell.common.events import Blindspot, Category, LeanDistribution
+from tellwell.common.settings import MongoSettings
 from tests.gateway.conftest import NOW, put_views, story
 
 pytestmark = pytest.mark.mongo
@@ -303,3 +304,52 @@ class TestHeaders:
         response = await client.get("/healthz", headers={"Origin": "https://app.example"})
 
         assert response.headers["access-control-allow-origin"] == "https://app.example"
+
+
+class TestOpsAndSchema:
+    async def test_health_readiness_metrics(self, client):
+        await client.get("/v1/categories")
+
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        metrics = (await client.get("/metrics")).text
+
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"mongo": "ok"}
+        assert 'tellwell_gateway_requests_total{route="/v1/categories",status="200"}' in metrics
+
+    async def test_openapi_documents_the_feed_parameters_and_only_reads(self, client):
+        schema = (await client.get("/openapi.json")).json()
+
+        feed = schema["paths"]["/v1/stories"]["get"]
+        params = {p["name"]: p for p in feed["parameters"]}
+        assert {
+            "sort",
+            "category",
+            "lean",
+            "min_confidence",
+            "since",
+            "source",
+            "q",
+            "cursor",
+            "limit",
+        } <= set(params)
+        assert "blindspot" in str(params["lean"]["schema"])
+        assert "308" in schema["paths"]["/v1/stories/{story_id}"]["get"]["responses"]
+        methods = {m for path in schema["paths"].values() for m in path}
+        assert methods == {"get"}
+
+    async def test_an_unreachable_store_is_503_not_500(self, make_client):
+        down = MongoSettings(url="mongodb://127.0.0.1:9", database="none", server_selection_timeout_ms=200)
+        _, client = await make_client(mongo=down)
+
+        ready = await client.get("/readyz")
+        feed = await client.get("/v1/stories")
+        page = await client.get("/")
+
+        assert ready.status_code == 503
+        assert feed.status_code == 503
+        assert feed.headers["content-type"] == "application/problem+json"
+        assert feed.headers["retry-after"] == "5"
+        assert page.status_code == 503
+        assert "store is unreachable" in page.text

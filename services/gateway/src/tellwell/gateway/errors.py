@@ -11,9 +11,10 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tellwell.common.http import HTTPProblem, install_problem_handlers
+from tellwell.common.http import HTTPProblem, install_problem_handlers, problem
 from tellwell.gateway.rendering import render
 
 Handler = Callable[[Request, Any], Awaitable[Response] | Response]
@@ -27,8 +28,16 @@ def wants_html(request: Request) -> bool:
 def install_error_handlers(app: FastAPI) -> None:
     """Problem+json everywhere, except that a web page's error is a web page (same status, same text)."""
     install_problem_handlers(app)
-    for exc_type in (HTTPProblem, RequestValidationError, StarletteHTTPException):
+    app.add_exception_handler(ConnectionFailure, _store_unavailable)
+    for exc_type in (HTTPProblem, RequestValidationError, StarletteHTTPException, ConnectionFailure):
         app.add_exception_handler(exc_type, _html_or(app.exception_handlers[exc_type]))
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    # The store is down or unreachable: not a bug (no 500), and worth retrying shortly.
+    response = problem(503, "Service Unavailable", "The story store is unreachable; retry shortly.")
+    response.headers["retry-after"] = "5"
+    return response
 
 
 def _html_or(problem_handler: Handler) -> Callable[[Request, Any], Awaitable[Response]]:

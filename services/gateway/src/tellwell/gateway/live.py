@@ -74,6 +74,7 @@ class ChangeFeed:
         self._seen: set[tuple[str, int, datetime]] = set()  # (story, version, updated_at), recent only
         self._subscribers: set[asyncio.Queue[StoryEvent | None]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._listeners: list[Any] = []
 
     def on_change(self, callback: Any) -> None:
@@ -91,16 +92,19 @@ class ChangeFeed:
         self._task = asyncio.create_task(self._run(), name="gateway-change-feed")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # PyMongo can turn a cancellation inside server selection into its own error, which the
+            # loop survives: the flag ends it, the timeout bounds the wait.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, 5)
         for queue in list(self._subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.interval_s)
             try:
                 await self.poll_once()
