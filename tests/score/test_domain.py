@@ -13,6 +13,7 @@ from tellwell.score.domain import (
     HOTNESS_EPOCH,
     Member,
     ScoreParams,
+    breakdown,
     hotness,
     independent_reports,
     is_primary,
@@ -112,17 +113,24 @@ class TestIndependence:
 
 class TestConfidence:
     def test_an_unrated_blog_does_not_outweigh_two_credible_outlets_that_contradict_it(self):
-        blog = member("quakewatch.substack.com", SUPPORTING[0])
-        against = [member("reuters.com", CONTRADICTING[0]), member("apnews.com", CONTRADICTING[1])]
+        blog = member("quakewatch.substack.com", SUPPORTING[0])  # says 300 dead
+        against = [member("reuters.com", CONTRADICTING[0]), member("apnews.com", CONTRADICTING[1])]  # 30
+        agreeing = [member("reuters.com", SUPPORTING[1]), member("apnews.com", SUPPORTING[2])]
 
         disputed = score([blog, *against]).confidence
-        alone = score([blog]).confidence
-
         blog_report = next(r for r in disputed.reports if r.report_id == blog.article_id)
         assert blog_report.credibility == NEUTRAL_CREDIBILITY
-        assert all(0 in r.contradicts for r in disputed.reports if r.report_id != blog.article_id)
-        assert disputed.value < alone.value
-        assert disputed.value < 20
+        assert blog_report.supports == [0, 1]
+        assert all(r.contradicts == [0] for r in disputed.reports if r is not blog_report)
+
+        # the death toll itself: far below what the blog alone would give it
+        toll = breakdown(disputed.method, len(disputed.claims), disputed.reports).claims[0]
+        assert 100 * toll.score < 10
+        assert score([blog], claims=CLAIMS[:1]).confidence.value > 25
+        assert score([blog, *against], claims=CLAIMS[:1]).confidence.value < 10
+        # the story: the corroborated tsunami warning keeps it from zero, the dispute keeps it low
+        assert disputed.value < 50
+        assert score([blog, *agreeing]).confidence.value > disputed.value + 30
 
     def test_covering_the_story_is_not_corroborating_it(self):
         stating = score([member("reuters.com", SUPPORTING[0]), member("apnews.com", SUPPORTING[1])])

@@ -94,47 +94,57 @@ METHODS: dict[str, Method] = {METHOD: Method(silent_weight=0.5, breadth_tau=1.5,
 
 
 @dataclass(frozen=True, slots=True)
-class Breakdown:
+class ClaimScore:
+    """How one core claim fares: its share, breadth and their product."""
+
     share: float
     breadth: float
-    mass: float
-    primary: float
+    support: float  # M: the credibility of the secondary reports that state it
+    primary: float  # P: the strength of a primary source that states it
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    claims: tuple[ClaimScore, ...]
     value: float
 
 
 def breakdown(method: str, n_claims: int, reports: Sequence[IndependentReport]) -> Breakdown:
-    """The confidence formula (docs/score.md):
+    """The confidence formula (docs/score.md), claim by claim, then averaged:
 
-    ``share   = Σ w·sup / Σ w·(sup + con + silent_weight·sil)`` over reports (w = credibility,
-    sup/sil = the report's shares of claims supported / not addressed; a report contradicting any
-    claim has sup = sil = 0, con = 1);
-    ``breadth = 1 - (1 - P)·exp(-M / breadth_tau)`` with ``M = Σ w·sup`` over secondary reports and
-    ``P = max primary_strength·w·sup`` over primary ones;  ``value = 100 · share · breadth``.
+    for claim k, with w = a report's credibility:
+    ``S = Σ w`` over reports supporting it, ``C = Σ w`` over reports contradicting it, ``N = Σ w``
+    over the silent ones; ``share = S / (S + C + silent_weight·N)``;
+    ``breadth = 1 - (1 - P)·exp(-M / breadth_tau)`` with ``M = S`` over secondary reports and
+    ``P = max primary_strength·w`` over primary reports supporting it;
+    ``score = share · breadth``;  ``value = 100 · mean(score)`` over the claims.
     """
     try:
         m = METHODS[method]
     except KeyError:
         raise ValueError(f"unknown confidence method {method!r}") from None
     if n_claims <= 0 or not reports:
-        return Breakdown(0.0, 0.0, 0.0, 0.0, 0.0)
-    num = den = mass = primary = 0.0
-    for r in reports:
-        if set(r.contradicts) - set(r.supports):
-            # States a core figure differently: it disputes the account as told, so it counts wholly
-            # against it, whatever else it confirms.
-            sup, con, sil = 0.0, 1.0, 0.0
-        else:
-            sup = len(set(r.supports)) / n_claims
-            con, sil = 0.0, 1.0 - sup
-        num += r.credibility * sup
-        den += r.credibility * (sup + con + m.silent_weight * sil)
-        if r.primary:
-            primary = max(primary, m.primary_strength * r.credibility * sup)
-        else:
-            mass += r.credibility * sup
-    share = num / den if den > 0 else 0.0
-    breadth = 1.0 - (1.0 - primary) * math.exp(-mass / m.breadth_tau)
-    return Breakdown(share, breadth, mass, primary, round(100.0 * share * breadth, 1))
+        return Breakdown((), 0.0)
+    scores = []
+    for k in range(n_claims):
+        support = against = silent = mass = primary = 0.0
+        for r in reports:
+            if k in r.supports:
+                support += r.credibility
+                if r.primary:
+                    primary = max(primary, m.primary_strength * r.credibility)
+                else:
+                    mass += r.credibility
+            elif k in r.contradicts:
+                against += r.credibility
+            else:
+                silent += r.credibility
+        den = support + against + m.silent_weight * silent
+        share = support / den if den > 0 else 0.0
+        breadth = 1.0 - (1.0 - primary) * math.exp(-mass / m.breadth_tau)
+        scores.append(ClaimScore(share, breadth, mass, primary, share * breadth))
+    return Breakdown(tuple(scores), round(100.0 * sum(c.score for c in scores) / n_claims, 1))
 
 
 def recompute(confidence: Confidence) -> float:
@@ -387,19 +397,21 @@ def explain(
             f"Confidence {b.value:.1f}%."
         )
     full = sum(1 for r in reports if len(r.supports) == n_claims)
-    partial = sum(1 for r in reports if 0 < len(r.supports) < n_claims and not r.contradicts)
     against = sum(1 for r in reports if r.contradicts)
     reasons = Counter(c.reason for c in collapsed)
     folded = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(reasons.items()))
+    per_claim = "; ".join(
+        f"claim {k + 1}: {sum(1 for r in reports if k in r.supports)} support, "
+        f"{sum(1 for r in reports if k in r.contradicts)} contradict, share {c.share:.2f} x breadth "
+        f"{c.breadth:.2f} = {100 * c.score:.1f}%"
+        for k, c in enumerate(b.claims)
+    )
     return (
         f"{len(reports)} independent reports"
         + (f" ({len(collapsed)} articles collapsed: {folded})" if collapsed else "")
-        + f". {full} corroborate all {n_claims} core claim(s), {partial} some;"
-        + f" {against} state a core figure differently and count against it."
-        + f" Credibility-weighted share {b.share:.2f} x breadth {b.breadth:.2f}"
-        + f" (corroborating weight {b.mass:.2f}"
-        + (f", primary source {b.primary:.2f}" if b.primary else "")
-        + f") = {b.value:.1f}%."
+        + f"; {full} corroborate all {n_claims} core claim(s), {against} state a figure differently. "
+        + per_claim
+        + f". Confidence = mean over claims = {b.value:.1f}%."
     )
 
 
