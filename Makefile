@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 UV := .local/tools/bin/uv
 PYTEST_ARGS ?=
 
-.PHONY: help install demo up down status test test-fast lint fmt typecheck contract
+.PHONY: help install test-tools demo up down status test test-fast lint fmt typecheck contract
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-11s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,7 +19,11 @@ $(UV):
 install: $(UV) ## Install Python packages (uv.lock), Kafka's jars and the FerretDB build
 	$(UV) sync --locked --all-packages
 	bash deploy/local/stack.sh install
+
+test-tools: install ## What only the tests need: Debian's Chromium, kustomize + schemas, a PromQL parser
 	bash deploy/local/browser.sh install
+	bash deploy/k8s/tools.sh install
+	bash deploy/grafana/promql.sh install
 
 demo: install ## Start Kafka, FerretDB and the five services; Ctrl-C stops them
 	$(UV) run tellwell demo
@@ -35,7 +39,7 @@ status: ## Is the local stack up?
 
 # Starts the local stack unless it is already up (or TELLWELL_TEST_KAFKA/_MONGO_URL point elsewhere),
 # runs every test but benchmarks, and stops what it started.
-test: install ## Run the whole test suite against real Kafka and FerretDB
+test: test-tools ## Run the whole test suite against real Kafka and FerretDB
 	@started=0; \
 	if [ -z "$$TELLWELL_TEST_KAFKA" ] && ! bash deploy/local/stack.sh status >/dev/null 2>&1; then \
 	  bash deploy/local/stack.sh up || exit 1; started=1; \
@@ -58,7 +62,7 @@ fmt: $(UV) ## Format and autofix
 	$(UV) run ruff check --fix .
 
 typecheck: $(UV) ## mypy (strict on libs/common)
-	$(UV) run mypy libs/common/src libs/cli/src services/*/src
+	$(UV) run mypy libs/common/src libs/cli/src services/*/src examples/subscriber
 
 contract: $(UV) ## Regenerate docs/schemas and docs/asyncapi.json (refuses breaking changes)
 	$(UV) run tellwell contract export

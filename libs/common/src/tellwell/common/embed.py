@@ -13,7 +13,8 @@ import os
 import re
 import threading
 from collections.abc import Sequence
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -31,6 +32,11 @@ class TextEncoder(Protocol):
 class Encoder:
     """all-MiniLM-L6-v2 on CPU, loaded lazily and offline (nothing is downloaded).
 
+    ``backend="onnx"`` (the default) runs the same weights in ONNX Runtime: the transformer is
+    exported once from the PyTorch model into ``cache_dir`` (about 5 s, 90 MB) and reused by every
+    later process; embeddings equal PyTorch's (cosine 1.0000 on 800 real headlines) at about 2.7x
+    the speed on 2 cores. ``backend="torch"`` runs sentence-transformers itself.
+
     ``max_seq_length`` caps the word pieces per text: 128 covers a headline plus a lead; the model
     cost grows with it, and the first sentences carry what identifies the event. ``batch_size`` is
     the model's mini-batch inside one ``encode`` call: texts are length-sorted, and small
@@ -40,12 +46,21 @@ class Encoder:
     dim = MINILM_DIM
 
     def __init__(
-        self, *, batch_size: int = 16, max_seq_length: int = 128, threads: int | None = None
+        self,
+        *,
+        batch_size: int = 16,
+        max_seq_length: int = 128,
+        threads: int | None = None,
+        backend: Literal["onnx", "torch"] = "onnx",
+        cache_dir: Path | None = None,
     ) -> None:
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
         self.threads = threads
+        self.backend = backend
+        self.cache_dir = cache_dir or Path(os.environ.get("TELLWELL_MODEL_CACHE", "~/.cache/tellwell"))
         self._model: Any = None
+        self._session: Any = None
         self._lock = threading.Lock()
 
     @staticmethod
@@ -68,12 +83,16 @@ class Encoder:
                 torch.set_num_threads(self.threads)
             model = SentenceTransformer(self.model_path(), device="cpu", local_files_only=True)
             model.max_seq_length = self.max_seq_length
+            if self.backend == "onnx":
+                self._session = _onnx_session(model, self.cache_dir.expanduser(), self.threads)
             self._model = model
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         self.load()
+        if self._session is not None:
+            return self._encode_onnx(list(texts))
         import torch
 
         with torch.inference_mode():
@@ -85,6 +104,93 @@ class Encoder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+    def _encode_onnx(self, texts: list[str]) -> np.ndarray:
+        """Tokenise, run the transformer, mean-pool over real tokens, L2-normalise (as the model card)."""
+        tokenizer = self._model[0].tokenizer
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            batch = tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=self.max_seq_length,
+                return_tensors="np",
+            )
+            feeds = {name: batch[name].astype(np.int64) for name in _ONNX_INPUTS}
+            hidden = self._session.run(None, feeds)[0]
+            mask = batch["attention_mask"][..., None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[rows] = pooled / np.maximum(norms, 1e-12)
+        return out
+
+
+_ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _onnx_session(model: Any, cache_dir: Path, threads: int | None) -> Any:
+    """An ONNX Runtime session of the model's transformer, exported once per model into the cache."""
+    import onnxruntime as ort
+
+    modules = [type(m).__name__ for m in model]
+    pooling = getattr(model[1], "pooling_mode", None) if len(model) > 1 else None
+    if modules != ["Transformer", "Pooling", "Normalize"] or pooling not in ("mean", ["mean"], ("mean",)):
+        raise ValueError(f"the ONNX path implements mean pooling + normalise only, not {modules} {pooling}")
+    digest = hashlib.blake2b(Encoder.model_path().encode(), digest_size=6).hexdigest()
+    path = cache_dir / f"all-minilm-l6-v2-{digest}.onnx"
+    if not path.exists():
+        _export_onnx(model[0].auto_model, model[0].tokenizer, path)
+    options = ort.SessionOptions()
+    # No busy-waiting between batches: the cores belong to the rest of the service in between.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _export_onnx(transformer: Any, tokenizer: Any, path: Path) -> None:
+    import tempfile
+    import warnings
+
+    import torch
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            output = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return output.last_hidden_state
+
+    sample = tokenizer(["an example headline", "two"], padding=True, return_tensors="pt")
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*_ONNX_INPUTS, "last_hidden_state")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written next to its final name, then renamed: processes exporting at once never read half a file.
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".onnx.tmp", delete=False) as tmp:
+        partial = Path(tmp.name)
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                LastHiddenState(transformer.eval()),
+                tuple(sample[name] for name in _ONNX_INPUTS),
+                str(partial),
+                input_names=list(_ONNX_INPUTS),
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+        partial.chmod(0o644)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)

@@ -194,11 +194,12 @@ def bench_cluster(
         list[str] | None, typer.Option("--param", "-p", help="Override a Params field: key=value.")
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Also write the JSON result to this file.")] = None,
+    backend: Annotated[str, typer.Option(help="Encoder backend: onnx or torch.")] = "onnx",
 ) -> None:
     """Cluster a labelled stream with the real encoder and Qdrant Edge; print B-cubed F1, NMI, ARI, speed."""
     params = parse_overrides(param or [])
     articles, gold = read_stream(input)
-    encoder = Encoder()
+    encoder = Encoder(backend="torch" if backend == "torch" else "onnx")
     t0 = time.perf_counter()
     encoder.load()
     load_s = time.perf_counter() - t0
@@ -214,6 +215,7 @@ def bench_cluster(
         "seconds": round(elapsed, 2),
         "throughput_includes": "embedding + index + decisions; model load excluded (model_load_s)",
         "model_load_s": round(load_s, 2),
+        "encoder_backend": backend,
         "batch": batch,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "params": dataclasses.asdict(params),
