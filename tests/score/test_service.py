@@ -116,6 +116,32 @@ class TestViewStore:
             doc = await mongo_db[STORY_VIEWS].find_one({"_id": sid})
             assert doc["version"] == 500
 
+    async def test_an_older_write_landing_after_ours_is_undone_by_the_recheck(self, mongo_db, caplog):
+        """What FerretDB allows (no atomic conditional replace): a replica that read before our write
+        replaces the view with its older version just after we wrote ours."""
+        v2 = make_story_scored(version=200, cluster_version=2, title="second")
+        v3 = make_story_scored(version=300, cluster_version=3, title="third")
+        await repo.store_view(mongo_db, v2, updated_at=NOW, recheck_delay_s=0)
+
+        async def late_older_write() -> None:
+            for _ in range(200):  # wait until our write landed, then overwrite it with the older one
+                if (await mongo_db[STORY_VIEWS].find_one({"_id": v3.story_id}))["version"] == 300:
+                    break
+                await asyncio.sleep(0.005)
+            await mongo_db[STORY_VIEWS].replace_one({"_id": v2.story_id}, view_document(v2, updated_at=NOW))
+
+        outcome, _ = (
+            await asyncio.gather(
+                repo.store_view(mongo_db, v3, updated_at=NOW, recheck_delay_s=0.3), late_older_write()
+            )
+        )[0]
+
+        assert outcome is repo.Outcome.stored
+        assert "overwritten by an older version; writing again" in caplog.text
+        doc = await mongo_db[STORY_VIEWS].find_one({"_id": v3.story_id})
+        assert doc["version"] == 300
+        assert view_from_document(doc).title == "third"
+
     async def test_indexes_for_the_feed_exist(self, mongo_db):
         await repo.ensure_indexes(mongo_db)
         names = {ix["name"] async for ix in await mongo_db[STORY_VIEWS].list_indexes()}
