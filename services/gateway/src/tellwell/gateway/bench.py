@@ -153,6 +153,23 @@ def run_wrk(port: int, paths: list[str], seconds: float, connections: int) -> di
     }
 
 
+def slow_shares(metrics: str, route: str) -> tuple[float | None, float | None]:
+    """Shares of the route's requests that took over 10 ms and over 50 ms inside the server."""
+    buckets: dict[str, float] = {}
+    for le, count in re.findall(
+        rf'tellwell_gateway_request_seconds_bucket\{{le="([^"]+)",route="{re.escape(route)}"\}} ([\d.e+]+)',
+        metrics,
+    ):
+        buckets[le] = float(count)
+    total = buckets.get("+Inf")
+    if not total:
+        return None, None
+    return (
+        round(1 - buckets.get("0.01", 0.0) / total, 5),
+        round(1 - buckets.get("0.05", 0.0) / total, 5),
+    )
+
+
 def run_python(port: int, paths: list[str], seconds: float, connections: int) -> dict[str, Any]:
     out = subprocess.run(
         [
@@ -232,6 +249,10 @@ def bench_gateway(
             urllib.request.urlopen(base + path, timeout=10).read()
         feed = load(port, ["/v1/stories"], seconds, connections)
         page = load(port, page_paths, seconds, connections)
+        # The server's own view (time to the response head), to tell its tail from the machine's.
+        metrics = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+        feed["server_over_10ms_share"], feed["server_over_50ms_share"] = slow_shares(metrics, "/v1/stories")
+        page["server_over_10ms_share"], page["server_over_50ms_share"] = slow_shares(metrics, "/stories")
     finally:
         server.terminate()
         try:
