@@ -294,7 +294,13 @@ class TestHeaders:
         response = await client.get("/healthz")
         post = await client.post("/v1/stories", json={})
 
-        assert "default-src 'none'" in response.headers["content-security-policy"]
+        docs = await client.get("/docs")
+
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'none'" in csp
+        assert "script-src 'self';" in csp
+        assert "unsafe-inline" not in csp
+        assert "unsafe-inline" in docs.headers["content-security-policy"]  # Swagger UI only
         assert response.headers["x-content-type-options"] == "nosniff"
         assert post.status_code == 405
 
