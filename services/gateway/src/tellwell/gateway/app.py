@@ -13,10 +13,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
+from tellwell.common.events import StoryScored
 from tellwell.common.http import ops_router
 from tellwell.common.mongo import make_mongo_client, mongo_check
 from tellwell.common.observability import configure_logging
-from tellwell.gateway.cache import FrontCache, FrontStore, ResponseCache
+from tellwell.gateway.cache import FrontCache, FrontStore, Rendered, ResponseCache
 from tellwell.gateway.deps import Gateway
 from tellwell.gateway.errors import install_error_handlers
 from tellwell.gateway.live import ChangeFeed
@@ -49,10 +50,14 @@ def create_app(config: Settings = settings) -> FastAPI:
         db = app.state.mongo[config.mongo.database]
         views = StoryViews(db)
         changes = ChangeFeed(views, interval_s=config.poll_interval_s, lookback_s=config.poll_lookback_s)
+        parsed: ResponseCache[StoryScored] = ResponseCache(config.cache_entries)
         changes.on_change(app.state.cache.clear)
+        changes.on_change(parsed.clear)
         changes.on_change(front.clear)
         app.state.changes = changes
-        app.state.gateway = Gateway(config, views, Sources(db), app.state.cache, changes, app.state.templates)
+        app.state.gateway = Gateway(
+            config, views, Sources(db), app.state.cache, parsed, changes, app.state.templates
+        )
         await changes.start()
         # Startup objects (modules, templates, schemas) live as long as the process: keep them out
         # of the collector's full passes, which otherwise show up as tail latency.
@@ -65,7 +70,7 @@ def create_app(config: Settings = settings) -> FastAPI:
 
     app = FastAPI(title="TellWell", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = config
-    app.state.cache = ResponseCache(config.cache_entries)
+    app.state.cache = ResponseCache[Rendered](config.cache_entries)
     front = FrontStore(config.cache_entries)
     app.state.templates = make_templates()
     app.include_router(ops_router(lambda: {"mongo": mongo_check(app.state.mongo)}))

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from prometheus_client import Counter
 from starlette.requests import Request
@@ -20,6 +20,7 @@ from starlette.responses import Response
 from tellwell.gateway.domain import etag_of
 
 CACHE_LOOKUPS = Counter("tellwell_gateway_cache_total", "Response cache lookups", ["result"])
+T = TypeVar("T")
 _HIT = CACHE_LOOKUPS.labels("hit")
 _MISS = CACHE_LOOKUPS.labels("miss")
 
@@ -34,13 +35,14 @@ class Rendered:
     status: int = 200
 
 
-class ResponseCache:
-    """Bounded map from a key to a ``Rendered``; concurrent misses of one key render it once."""
+class ResponseCache(Generic[T]):
+    """Bounded map from a key to a value (a ``Rendered`` response, a parsed view); concurrent misses
+    of one key build it once."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._entries: dict[Hashable, Rendered] = {}
-        self._pending: dict[Hashable, asyncio.Future[Rendered]] = {}
+        self._entries: dict[Hashable, T] = {}
+        self._pending: dict[Hashable, asyncio.Future[T]] = {}
 
     def clear(self) -> None:
         self._entries.clear()
@@ -48,7 +50,7 @@ class ResponseCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get(self, key: Hashable, render: Callable[[], Awaitable[Rendered]]) -> Rendered:
+    async def get(self, key: Hashable, render: Callable[[], Awaitable[T]]) -> T:
         entry = self._entries.get(key)
         if entry is not None:
             _HIT.inc()
@@ -57,7 +59,7 @@ class ResponseCache:
         if pending is not None:  # someone is rendering it right now: wait for theirs
             return await asyncio.shield(pending)
         _MISS.inc()
-        future: asyncio.Future[Rendered] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
             entry = await render()

@@ -16,8 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from jinja2 import Environment
 from pydantic import ValidationError
 
+from tellwell.common.events import StoryScored
 from tellwell.common.http import HTTPProblem
-from tellwell.gateway.cache import ResponseCache
+from tellwell.gateway.cache import Rendered, ResponseCache
 from tellwell.gateway.domain import CursorKey, FeedQuery, InvalidQuery, decode_cursor, parse_since
 from tellwell.gateway.live import ChangeFeed
 from tellwell.gateway.repository import Sources, StoryViews
@@ -32,7 +33,8 @@ class Gateway:
     settings: Settings
     views: StoryViews
     sources: Sources
-    cache: ResponseCache
+    cache: ResponseCache[Rendered]
+    parsed: ResponseCache[StoryScored]  # full views by (data version, id): pages re-render each minute
     changes: ChangeFeed
     templates: Environment
 

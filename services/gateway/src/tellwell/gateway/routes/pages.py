@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tellwell.common.events import Category
+from tellwell.common.events import Category, StoryScored
 from tellwell.common.views import view_from_document
 from tellwell.gateway.cache import Rendered, rendered, send
 from tellwell.gateway.deps import FeedDep, GatewayDep
@@ -105,8 +105,12 @@ async def story_page(
 ) -> Response:
     now = datetime.now(UTC)
 
+    async def load() -> StoryScored:
+        return view_from_document(await live_view(gw.views, story_id))
+
     async def build() -> Rendered:
-        view = view_from_document(await live_view(gw.views, story_id))
+        # The view changes with the data; the page also with the minute (ages): parse once per version.
+        view = await gw.parsed.get((gw.changes.version, story_id), load)
         context: dict[str, Any] = {
             "v": view,
             "names": source_names(view),
