@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from tellwell.common.events import Category, GapKind, Lean, StorySummary
 from tellwell.common.testing import make_story_cluster
-from tellwell.summarize.domain import Article, Params, normalized_text, summarize
+from tellwell.summarize.domain import Article, Params, build_units, normalized_text, summarize
 from tellwell.summarize.text import normalize
 from tests.summarize.stories import HEADLINES_ONLY, QUAKE, T0
 
@@ -101,10 +101,16 @@ class TestHeadlineOnlyStories:
         assert not summary.title.endswith("- CNBC")
         assert summary.category is Category.business
 
-    def test_the_same_headline_from_three_outlets_is_one_sentence(self):
+    def test_the_same_headline_from_three_outlets_is_one_unit(self):
+        units, _ = build_units(HEADLINES_ONLY, Params())
+        [wire] = [u for u in units if "Men's Wearhouse" in u.text and "$1.8" in u.text]
+        assert wire.article_ids == ["h0", "h1", "h2"]
+        assert len(units) == 3
+
+    def test_the_summary_does_not_repeat_the_title(self):
         summary = run(HEADLINES_ONLY)
-        first = summary.summary[0]
-        assert len(first.article_ids) >= 2
+        assert summary.title not in [s.text for s in summary.summary]
+        assert len(summary.summary) >= 2
 
     def test_each_source_gets_its_own_headline_as_perspective(self):
         summary = run(HEADLINES_ONLY)

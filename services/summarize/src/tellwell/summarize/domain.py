@@ -93,6 +93,7 @@ class Params:
     body_max: int = 9
     mmr_lambda: float = 0.7
     redundancy_max: float = 0.55
+    headline_redundancy_max: float = 0.4
     max_perspectives: int = 8
     min_rated_sources: int = 3
     max_claim_gaps: int = 2
@@ -607,9 +608,22 @@ def summarize(
     else:
         candidates = list(range(len(units)))
         scores = scores - 0.3 * np.array([clickbait_score(u.text) + float(u.truncated) for u in units])
-    summary_ids = _pick_summary(units, candidates, scores, sims, params)
-    body_ids = summary_ids + mmr(candidates, scores, sims, params.body_max, params, chosen=summary_ids)
     title = choose_title(chosen, units, scores)
+    pick = params
+    if candidates is not sentences:
+        # The title already says it: the summary goes on with the other headlines when it can.
+        rest = [i for i in candidates if units[i].text != title]
+        if len(rest) >= params.summary_min:
+            candidates = rest
+        # Headlines are short and paraphrase each other: stricter redundancy, fewer of them.
+        pick = dataclasses.replace(
+            params,
+            redundancy_max=params.headline_redundancy_max,
+            summary_max=min(params.summary_max, 3),
+            body_max=min(params.body_max, 6),
+        )
+    summary_ids = _pick_summary(units, candidates, scores, sims, pick)
+    body_ids = summary_ids + mmr(candidates, scores, sims, pick.body_max, pick, chosen=summary_ids)
     texts = [f"{a.title}. {a.lead}" if a.lead else a.title for a in articles[:60]]
     category = model.predict(texts, [a.category_hint for a in articles])
     summary = [grounded(units[i]) for i in summary_ids]
