@@ -359,3 +359,31 @@ class TestOpsAndSchema:
         assert feed.headers["retry-after"] == "5"
         assert page.status_code == 503
         assert "store is unreachable" in page.text
+
+
+class TestPagesOverHttp:
+    async def test_the_live_card_fragment_respects_the_feed_filters(self, mongo_db, client):
+        await put_views(mongo_db, [story(0, title="<b>Quake</b> & aftershocks")])
+
+        matching = await client.get("/stories/story-000/card", params={"category": "world"})
+        filtered_out = await client.get("/stories/story-000/card", params={"category": "science"})
+        bad = await client.get("/stories/story-000/card", params={"lean": "sideways"})
+
+        assert matching.status_code == 200
+        assert "&lt;b&gt;Quake&lt;/b&gt; &amp; aftershocks" in matching.text
+        assert "<b>" not in matching.text
+        assert filtered_out.status_code == 204
+        assert bad.status_code == 422
+
+    async def test_a_broken_stored_view_is_a_clear_500_not_garbage(self, mongo_db, client):
+        await put_views(mongo_db, [story(0)])
+        await mongo_db.story_views.update_one({"_id": "story-000"}, {"$set": {"view": '{"not": "a view"}'}})
+
+        api = await client.get("/v1/stories/story-000")
+        page = await client.get("/stories/story-000")
+        feed = await client.get("/v1/stories")
+
+        assert api.status_code == 500
+        assert api.json()["detail"] == "The stored view of story 'story-000' cannot be read."
+        assert page.status_code == 500
+        assert feed.status_code == 200  # the feed reads the flat fields only

@@ -9,13 +9,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tellwell.common.events import Category, StoryScored
-from tellwell.common.views import view_from_document
+from tellwell.common.events import Category
 from tellwell.gateway.cache import Rendered, rendered, send
 from tellwell.gateway.deps import FeedDep, GatewayDep
 from tellwell.gateway.domain import encode_cursor, source_names, story_card
 from tellwell.gateway.rendering import render
-from tellwell.gateway.routes.stories import Merged, StoryId, live_view, redirect
+from tellwell.gateway.routes.stories import Merged, StoryId, parsed_view, redirect
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -105,12 +104,8 @@ async def story_page(
 ) -> Response:
     now = datetime.now(UTC)
 
-    async def load() -> StoryScored:
-        return view_from_document(await live_view(gw.views, story_id))
-
     async def build() -> Rendered:
-        # The view changes with the data; the page also with the minute (ages): parse once per version.
-        view = await gw.parsed.get((gw.changes.version, story_id), load)
+        view = await parsed_view(gw, story_id)
         context: dict[str, Any] = {
             "v": view,
             "names": source_names(view),

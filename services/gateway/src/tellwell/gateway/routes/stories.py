@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from tellwell.common.events import ArticleRef, StoryScored
 from tellwell.common.http import HTTPProblem
 from tellwell.common.views import view_from_document
 from tellwell.gateway.cache import Rendered, rendered, send
-from tellwell.gateway.deps import FeedDep, GatewayDep, feed_openapi
+from tellwell.gateway.deps import FeedDep, Gateway, GatewayDep, feed_openapi
 from tellwell.gateway.domain import encode_cursor, story_card
 from tellwell.gateway.repository import Doc, MergeLoop, StoryViews
 from tellwell.gateway.schemas import ArticlesPage, FeedPage
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/stories", tags=["stories"])
 
 JSON = "application/json"
@@ -58,6 +60,24 @@ async def live_view(views: StoryViews, story_id: str) -> Doc:
             )
         raise Merged(survivor["_id"])
     return doc
+
+
+def read_view(doc: Doc) -> StoryScored:
+    """The view a document holds; a 500 problem that says so when it cannot be read (a bug upstream)."""
+    try:
+        return view_from_document(doc)
+    except (ValidationError, KeyError, TypeError):
+        log.exception("unreadable story view %r", doc.get("_id"))
+        raise HTTPProblem(500, f"The stored view of story '{doc.get('_id')}' cannot be read.") from None
+
+
+async def parsed_view(gw: Gateway, story_id: str) -> StoryScored:
+    """A live story's parsed view, cached per data version (pages re-render each minute)."""
+
+    async def load() -> StoryScored:
+        return read_view(await live_view(gw.views, story_id))
+
+    return await gw.parsed.get((gw.changes.version, story_id), load)
 
 
 def redirect(request: Request, path: str) -> RedirectResponse:
@@ -107,6 +127,7 @@ async def get_story(request: Request, story_id: StoryId, gw: GatewayDep) -> Resp
 
     async def render() -> Rendered:
         doc = await live_view(gw.views, story_id)
+        read_view(doc)  # never serve bytes that do not parse as a view
         return rendered(doc["view"].encode(), JSON)
 
     try:
@@ -125,7 +146,7 @@ async def story_articles(request: Request, story_id: StoryId, gw: GatewayDep) ->
     """The story's member articles with their sources, oldest first (a merged id redirects)."""
 
     async def render() -> Rendered:
-        view = view_from_document(await live_view(gw.views, story_id))
+        view = await parsed_view(gw, story_id)
         articles = sorted(view.articles, key=lambda a: a.published_at)
         body = (
             b'{"story_id":'
