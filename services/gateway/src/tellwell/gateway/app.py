@@ -70,6 +70,7 @@ def create_app(config: Settings = settings) -> FastAPI:
 
     app = FastAPI(title="TellWell", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = config
+    app.state.feed_memo = {}
     app.state.cache = ResponseCache[Rendered](config.cache_entries)
     front = FrontStore(config.cache_entries)
     app.state.templates = make_templates()

@@ -64,7 +64,7 @@ class Feed:
     params: FeedParams
 
 
-_MEMO: dict[tuple[bytes, int], Feed] = {}
+FeedMemo = dict[tuple[bytes, int], Feed]
 _MEMO_MAX = 4096
 
 
@@ -73,13 +73,14 @@ async def feed_request(request: Request) -> Feed:
     now = datetime.now(UTC)
     # Parsing and validating costs more than serving a cached page, and most requests repeat a
     # query string: remember the result (per minute, as look-backs such as since=24h move with time).
+    memo: FeedMemo = request.app.state.feed_memo
     key = (request.scope["query_string"], int(now.timestamp() // 60))
-    feed = _MEMO.get(key)
+    feed = memo.get(key)
     if feed is None:
         feed = parse_feed(dict(request.query_params), request.app.state.settings, now)
-        if len(_MEMO) >= _MEMO_MAX:
-            _MEMO.clear()
-        _MEMO[key] = feed
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        memo[key] = feed
     return feed
 
 
