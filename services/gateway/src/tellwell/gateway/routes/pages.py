@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -116,7 +116,7 @@ async def story_page(
     try:
         entry = await gw.cache.get(("story-page", gw.changes.version, _minute(now), story_id), build)
     except Merged as merged:
-        return redirect(request, f"/stories/{merged.survivor}")
+        return redirect(request, f"/stories/{quote(merged.survivor, safe='')}")
     return send(request, entry, PAGE_CACHE)
 
 

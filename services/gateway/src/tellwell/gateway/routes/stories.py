@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Path, Request
@@ -133,7 +134,7 @@ async def get_story(request: Request, story_id: StoryId, gw: GatewayDep) -> Resp
     try:
         entry = await gw.cache.get(("story", gw.changes.version, story_id), render)
     except Merged as merged:
-        return redirect(request, f"/v1/stories/{merged.survivor}")
+        return redirect(request, f"/v1/stories/{quote(merged.survivor, safe='')}")
     return send(request, entry, STORY_CACHE)
 
 
@@ -160,5 +161,5 @@ async def story_articles(request: Request, story_id: StoryId, gw: GatewayDep) ->
     try:
         entry = await gw.cache.get(("articles", gw.changes.version, story_id), render)
     except Merged as merged:
-        return redirect(request, f"/v1/stories/{merged.survivor}/articles")
+        return redirect(request, f"/v1/stories/{quote(merged.survivor, safe='')}/articles")
     return send(request, entry, STORY_CACHE)
