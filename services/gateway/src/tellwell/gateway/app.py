@@ -50,7 +50,7 @@ def create_app(config: Settings = settings) -> FastAPI:
         db = app.state.mongo[config.mongo.database]
         views = StoryViews(db)
         changes = ChangeFeed(views, interval_s=config.poll_interval_s, lookback_s=config.poll_lookback_s)
-        parsed: ResponseCache[StoryScored] = ResponseCache(config.cache_entries)
+        parsed: ResponseCache[StoryScored] = ResponseCache(config.cache_entries, layer="view")
         changes.on_change(app.state.cache.clear)
         changes.on_change(parsed.clear)
         changes.on_change(front.clear)

@@ -19,10 +19,12 @@ from starlette.responses import Response
 
 from tellwell.gateway.domain import etag_of
 
-CACHE_LOOKUPS = Counter("tellwell_gateway_cache_total", "Response cache lookups", ["result"])
+CACHE_LOOKUPS = Counter(
+    "tellwell_gateway_cache_total",
+    "Cache lookups by layer (front: before routing; response: rendered bytes; view: parsed views)",
+    ["layer", "result"],
+)
 T = TypeVar("T")
-_HIT = CACHE_LOOKUPS.labels("hit")
-_MISS = CACHE_LOOKUPS.labels("miss")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +41,10 @@ class ResponseCache(Generic[T]):
     """Bounded map from a key to a value (a ``Rendered`` response, a parsed view); concurrent misses
     of one key build it once."""
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, layer: str = "response") -> None:
         self.max_entries = max_entries
+        self._hit = CACHE_LOOKUPS.labels(layer, "hit")
+        self._miss = CACHE_LOOKUPS.labels(layer, "miss")
         self._entries: dict[Hashable, T] = {}
         self._pending: dict[Hashable, asyncio.Future[T]] = {}
 
@@ -53,12 +57,12 @@ class ResponseCache(Generic[T]):
     async def get(self, key: Hashable, render: Callable[[], Awaitable[T]]) -> T:
         entry = self._entries.get(key)
         if entry is not None:
-            _HIT.inc()
+            self._hit.inc()
             return entry
         pending = self._pending.get(key)
         if pending is not None:  # someone is rendering it right now: wait for theirs
             return await asyncio.shield(pending)
-        _MISS.inc()
+        self._miss.inc()
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
@@ -103,7 +107,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 
 FRONT_KEY = "tellwell.rendered"
-_FRONT_HIT = CACHE_LOOKUPS.labels("front_hit")
+_FRONT_HIT = CACHE_LOOKUPS.labels("front", "hit")  # a front miss falls through to the response layer
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
