@@ -113,6 +113,19 @@ FeedDep = Annotated[Feed, Depends(feed_request)]
 def feed_openapi() -> dict[str, Any]:
     """The feed's query parameters for the OpenAPI document (the dependency reads them by hand)."""
     schema = FeedParams.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:  # enums live in $defs, which a parameter cannot point into
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    schema = inline(schema)
     parameters = [
         {
             "name": name,
