@@ -2,7 +2,8 @@
 
 Seeds a fresh database with N real-shaped story views, starts the gateway as its own process
 (uvicorn, one worker, as deployed), drives load from another process on loopback (``wrk`` when it is
-installed, else ``tellwell.gateway.loadgen``), prints one JSON line and drops the database.
+installed or Debian's package can be installed, else ``tellwell.gateway.loadgen``), prints one JSON
+line and drops the database.
 The per-client rate limit stays on, with a budget the load cannot exhaust, so its cost is measured.
 """
 
@@ -87,6 +88,21 @@ async def drop(settings: MongoSettings) -> None:
         await client.drop_database(settings.database)
     finally:
         await client.close()
+
+
+def ensure_wrk(quiet: bool) -> bool:
+    """Is ``wrk`` there? Installs Debian's package when it is not and we may (root with apt-get)."""
+    if shutil.which("wrk"):
+        return True
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        return False
+    if not quiet:
+        typer.echo("installing wrk (apt-get)", err=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
+        if subprocess.run(command, env=env, capture_output=True, check=False).returncode != 0:
+            return False
+    return shutil.which("wrk") is not None
 
 
 def free_port() -> int:
@@ -196,7 +212,12 @@ def bench_gateway(
     stories: Annotated[int, typer.Option(help="Story views to seed.")] = 2000,
     seconds: Annotated[float, typer.Option(help="Load duration per endpoint.")] = 10.0,
     connections: Annotated[int, typer.Option(help="Concurrent keep-alive connections.")] = 32,
-    tool: Annotated[str, typer.Option(help="Load generator: auto (wrk if installed), wrk, python.")] = "auto",
+    tool: Annotated[
+        str,
+        typer.Option(
+            help="Load generator: auto (wrk; Debian's package installed when missing and possible; else python), wrk, python."
+        ),
+    ] = "auto",
     story_pages: Annotated[int, typer.Option(help="Distinct story pages the page load cycles through.")] = 20,
     output: Annotated[Path | None, typer.Option(help="Also write the JSON result to this file.")] = None,
 ) -> None:
