@@ -215,7 +215,8 @@ def bench_gateway(
     tool: Annotated[
         str,
         typer.Option(
-            help="Load generator: auto (wrk; Debian's package installed when missing and possible; else python), wrk, python."
+            help="Load generator: auto (wrk; Debian's package installed when missing and possible; "
+            "else python), wrk, python."
         ),
     ] = "auto",
     story_pages: Annotated[int, typer.Option(help="Distinct story pages the page load cycles through.")] = 20,
