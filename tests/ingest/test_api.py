@@ -195,3 +195,12 @@ class TestSources:
         assert (await api.patch("/v1/sources/example.com", json={"lean": "far_out"})).status_code == 422
         assert (await api.patch("/v1/sources/example.com", json={"owner_grp": "x"})).status_code == 422
         assert (await api.get("/v1/sources/not a domain")).status_code == 422
+
+    async def test_null_for_a_required_field_is_422_and_changes_nothing(self, api):
+        # Found by schemathesis: an explicit null used to reach the model and answer 500.
+        before = (await api.patch("/v1/sources/example.com", json={"lean": "center"})).json()
+        response = await api.patch("/v1/sources/example.com", json={"lean": None, "credibility": 0.0})
+        assert response.status_code == 422
+        assert "lean" in response.json()["detail"]
+        assert (await api.patch("/v1/sources/example.com", json={"factuality": None})).status_code == 422
+        assert (await api.get("/v1/sources/example.com")).json() == before

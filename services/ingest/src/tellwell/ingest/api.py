@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tellwell.common.events import Lean
 from tellwell.common.http import HTTPProblem
@@ -247,9 +247,14 @@ async def edit_source(domain: str, patch: SourcePatch, db: DBDep) -> Source:
     if current is None:
         current = unrated_source(key)
     changes = patch.model_dump(exclude_unset=True)
-    if "factuality" in changes and "credibility" not in changes:
+    if changes.get("factuality") is not None and "credibility" not in changes:
         changes["credibility"] = credibility_weight(changes["factuality"])
     origins = sorted({*current.origins, "api"})
-    updated = Source.model_validate(current.model_dump() | changes | {"origins": origins})
+    try:
+        updated = Source.model_validate(current.model_dump() | changes | {"origins": origins})
+    except ValidationError as exc:  # e.g. an explicit null for a field a source must have
+        errors = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise HTTPProblem(422, detail, errors=errors) from None
     await repo.replace_source(db, updated)
     return updated
