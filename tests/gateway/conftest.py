@@ -27,7 +27,8 @@ def story(i: int, **overrides: Any) -> StoryScored:
     fields: dict[str, Any] = {
         "story_id": f"story-{i:03d}",
         "title": f"Story number {i}: earthquake of magnitude 7.1 hits central Chile",
-        "last_published_at": NOW - timedelta(hours=i),
+        # Now at the call, not at import: a page shows "just now" however late in the session it runs.
+        "last_published_at": datetime.now(UTC).replace(microsecond=0) - timedelta(hours=i),
         "hotness": 100.0 - i,
     }
     fields.update(overrides)
