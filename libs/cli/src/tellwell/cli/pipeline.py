@@ -44,6 +44,9 @@ class PipelineWatch:
         self.bootstrap = bootstrap
         self.entered_ms: dict[str, int] = {}  # article_id -> raw.article record timestamp
         self.visible_ms: dict[str, int] = {}  # article_id -> first story.scored record listing it
+        # article_id -> first story.cluster / story.summary record listing it (where time goes)
+        self.clustered_ms: dict[str, int] = {}
+        self.summarized_ms: dict[str, int] = {}
         self.views: dict[str, StoryScored] = {}  # story_id -> latest view (highest version)
         self.bad_records = 0
         self._lock = threading.Lock()
@@ -61,6 +64,8 @@ class PipelineWatch:
     async def _run(self) -> None:
         consumer = AIOKafkaConsumer(
             Topic.raw_article.value,
+            Topic.story_cluster.value,
+            Topic.story_summary.value,
             Topic.story_scored.value,
             bootstrap_servers=self.bootstrap,
             auto_offset_reset="earliest",
@@ -85,6 +90,11 @@ class PipelineWatch:
             if topic == Topic.raw_article.value:
                 self.entered_ms.setdefault(payload["article_id"], timestamp_ms)
                 return
+            if topic in (Topic.story_cluster.value, Topic.story_summary.value):
+                seen = self.clustered_ms if topic == Topic.story_cluster.value else self.summarized_ms
+                for article_id in payload.get("member_ids") or ():
+                    seen.setdefault(article_id, timestamp_ms)
+                return
             view = StoryScored.model_validate(payload)
         except (ValueError, KeyError, TypeError):
             self.bad_records += 1
@@ -94,6 +104,19 @@ class PipelineWatch:
             self.views[view.story_id] = view
         for article in view.articles:
             self.visible_ms.setdefault(article.article_id, timestamp_ms)
+
+    def stages(self) -> dict[str, float | None]:
+        """Median seconds of each hop: raw -> story.cluster -> story.summary -> story.scored."""
+        with self._lock:
+            hops = {
+                "cluster": (self.entered_ms, self.clustered_ms),
+                "summarize": (self.clustered_ms, self.summarized_ms),
+                "score": (self.summarized_ms, self.visible_ms),
+            }
+            return {
+                f"{name}_p50_s": percentile([(end[a] - t) / 1000 for a, t in start.items() if a in end], 50)
+                for name, (start, end) in hops.items()
+            }
 
     def snapshot(self) -> tuple[dict[str, int], dict[str, int], dict[str, StoryScored]]:
         with self._lock:
@@ -206,16 +229,19 @@ def bench_pipeline(
                 fed_s = time.monotonic() - started
                 done = watch.wait_visible(expected, drain_timeout)
                 entered, visible, views = watch.snapshot()
+                result["hops"] = watch.stages()
             lag = asyncio.run(consumer_lag(stack.bootstrap))
             result["peak_rss_mb"] = {name: round(p.peak_rss_mb) for name, p in procs.procs.items()}
             result["service_deaths"] = procs.dead()
         fresh = [(visible[a] - t) / 1000 for a, t in entered.items() if a in visible]
         span_ms = max(visible.values(), default=0) - min(entered.values(), default=0)
+        fed_ms = max(entered.values(), default=0) - min(entered.values(), default=0)
         result |= {
             "entered": len(entered),
             "visible": sum(1 for a in entered if a in visible),
             "complete": done,
             "import_wall_s": round(fed_s, 2),
+            "input_articles_per_s": round(len(entered) / (fed_ms / 1000), 1) if fed_ms > 0 else None,
             "sustained_articles_per_s": round(len(fresh) / (span_ms / 1000), 1) if span_ms > 0 else None,
             "freshness_p50_s": percentile(fresh, 50),
             "freshness_p95_s": percentile(fresh, 95),
