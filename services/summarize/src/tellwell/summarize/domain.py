@@ -405,7 +405,7 @@ def perspectives(
         out.append(
             Perspective(
                 source=lean.value,
-                source_name=f"{len(names)} sources: "
+                source_name=f"{len(names)} source{'' if len(names) == 1 else 's'}: "
                 + ", ".join(names[:4])
                 + (" …" if len(names) > 4 else ""),
                 lean=lean,
