@@ -16,10 +16,11 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from tellwell.common.events import StoryScored
+from tellwell.common.events import GroundedSentence, StoryScored
 
 STORY_VIEWS = "story_views"
 
@@ -30,6 +31,20 @@ STORY_VIEW_INDEXES: list[tuple[str, list[tuple[str, int]]]] = [
     ("by_category", [("category", 1), ("last_published_at", -1)]),
     ("by_update", [("updated_at", -1)]),
 ]
+
+
+_SENTENCE_END = (".", "!", "?", "\u2026", '"', "\u201d", "'", "\u2019", ")", ":")  # ellipsis, closing quotes
+
+
+def prose(sentences: Iterable[GroundedSentence]) -> str:
+    """Sentences as one paragraph of text. A sentence taken from a headline has no full stop of its
+    own; it gets one, so that consecutive headlines do not run into each other."""
+    parts = []
+    for sentence in sentences:
+        text = sentence.text.strip()
+        if text:
+            parts.append(text if text.endswith(_SENTENCE_END) else text + ".")
+    return " ".join(parts)
 
 
 def view_document(view: StoryScored, *, updated_at: datetime) -> dict[str, Any]:
@@ -43,7 +58,7 @@ def view_document(view: StoryScored, *, updated_at: datetime) -> dict[str, Any]:
         "category": view.category.value,
         "language": view.language,
         "title": view.title,
-        "summary_text": " ".join(sentence.text for sentence in view.summary),
+        "summary_text": prose(view.summary),
         "confidence": view.confidence.value,
         "hotness": view.hotness,
         "lean_left": lean.left,
@@ -66,4 +81,4 @@ def view_from_document(doc: dict[str, Any]) -> StoryScored:
     return StoryScored.model_validate_json(doc["view"])
 
 
-__all__ = ["STORY_VIEWS", "STORY_VIEW_INDEXES", "view_document", "view_from_document"]
+__all__ = ["STORY_VIEWS", "STORY_VIEW_INDEXES", "prose", "view_document", "view_from_document"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from tellwell.common.views import prose
 from tellwell.gateway import domain
 
 
@@ -24,6 +25,7 @@ def make_templates() -> Environment:
         iso=domain.iso,
         pct=lambda v: f"{round(v or 0)}",
         lean_side=domain.lean_side,
+        prose=prose,
     )
     env.globals.update(
         lean_segments=domain.lean_segments,
