@@ -1,5 +1,6 @@
 import pytest
 
+from tellwell.ingest.domain import display_name
 from tellwell.ingest.identity import (
     COPY_SIMILARITY,
     InvalidURL,
@@ -86,3 +87,18 @@ class TestCopySignatures:
     def test_signatures_are_deterministic_across_calls(self):
         assert (minhash(WIRE) == minhash(WIRE)).all()
         assert content_fingerprint(WIRE) == content_fingerprint(WIRE.upper())
+
+
+class TestDisplayName:
+    @pytest.mark.parametrize(
+        ("raw", "shown"),
+        [
+            (r"Philly.com \(blog\)", "Philly.com (blog)"),  # as the UCI aggregator data spells it
+            (r"Windpower Engineering \(press release\)", "Windpower Engineering (press release)"),
+            ("  Reuters \n UK ", "Reuters UK"),
+            ("   ", None),
+            (None, None),
+        ],
+    )
+    def test_publisher_names_read_as_written(self, raw: str | None, shown: str | None) -> None:
+        assert display_name(raw) == shown

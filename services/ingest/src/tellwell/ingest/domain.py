@@ -116,6 +116,17 @@ def source_key(url: str | None, domain: str | None, name: str | None) -> str:
     return f"name:{slug(name)}" if name else UNKNOWN_SOURCE
 
 
+_ESCAPED = re.compile(r"\\([()\[\]])")
+
+
+def display_name(name: str | None) -> str | None:
+    """A publisher name as readers should see it: whitespace collapsed, and the backslash-escaped
+    brackets some aggregators emit ("Philly.com \\(blog\\)") unescaped."""
+    if name is None:
+        return None
+    return " ".join(_ESCAPED.sub(r"\1", name).split()) or None
+
+
 def prepare(
     item: ArticleIn,
     *,
@@ -134,7 +145,7 @@ def prepare(
         article_id=aid,
         url=url,
         source=source_key(item.url, item.source_domain, item.source),
-        source_name=item.source,
+        source_name=display_name(item.source),
         title=" ".join(item.title.split()),
         text=item.text,
         lead=item.lead or item.text[:500],
