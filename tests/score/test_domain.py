@@ -320,6 +320,14 @@ class TestView:
         assert view_version(4, ScoreParams(revision=1)) > view_version(3, ScoreParams(revision=9))
         assert view_version(3, ScoreParams(revision=2)) > view_version(3, ScoreParams(revision=1))
 
+    def test_a_language_model_summary_ranks_above_the_extractive_one_of_its_version(self):
+        params = ScoreParams(revision=49)
+        llm = view_version(3, params, "llm:qwen2.5")
+        assert (
+            view_version(3, params, "extractive-v1") < llm < view_version(4, ScoreParams(), "extractive-v1")
+        )
+        assert llm == view_version(3, params, "llm:qwen2.5")  # a redelivery: the same version
+
     def test_related_stories_get_display_fields_from_their_views_and_merges_are_followed(self):
         members = [member("reuters.com", SUPPORTING[0])]
         other = make_story_scored(story_id="story-copper", title="Copper jumps on Chile mine fears")

@@ -185,6 +185,63 @@ class TestPipeline:
         assert redelivered == [v3]  # the stored event again, same event_id, for a lost publish
         assert await mongo_db[STORY_VIEWS].find_one({"_id": "story-chile"}) == stored
 
+    async def test_a_language_model_rewrite_of_a_scored_version_reaches_the_view(
+        self, mongo_db, pipeline_factory
+    ):
+        members = chile_story()
+        await seed(mongo_db, members)
+        pipeline = pipeline_factory()
+        [extractive] = await pipeline.process([summary_for(members, version=3)])
+        rewrite = summary_for(members, version=3, method="llm:test-model", title="Chile quake kills 300")
+
+        [llm] = await pipeline.process([rewrite])
+        assert await pipeline.process([summary_for(members, version=3)]) == []  # never back
+        assert await pipeline.process([rewrite]) == [llm]  # a redelivery re-emits the stored view
+
+        assert llm.version > extractive.version
+        assert llm.cluster_version == 3
+        doc = await mongo_db[STORY_VIEWS].find_one({"_id": "story-chile"})
+        assert doc["version"] == llm.version
+        assert view_from_document(doc).title == "Chile quake kills 300"
+
+    async def test_the_deferred_recheck_undoes_an_older_write_that_landed_after_ours(self, mongo_db):
+        v2 = make_story_scored(version=200, cluster_version=2, title="second")
+        v3 = make_story_scored(version=300, cluster_version=3, title="third")
+        await repo.store_view(mongo_db, v2, updated_at=NOW, recheck_delay_s=0)
+        outcome, _ = await repo.store_view(mongo_db, v3, updated_at=NOW, recheck_delay_s=0, recheck=False)
+        assert outcome is repo.Outcome.unchecked
+        await mongo_db[STORY_VIEWS].replace_one({"_id": v2.story_id}, view_document(v2, updated_at=NOW))
+
+        outcome, _ = await repo.confirm_view(mongo_db, v3, updated_at=NOW, recheck_delay_s=0)
+
+        assert outcome is repo.Outcome.stored
+        assert view_from_document(await mongo_db[STORY_VIEWS].find_one({"_id": v3.story_id})).title == "third"
+
+    async def test_a_stale_version_hint_falls_back_to_reading_the_stored_version(self, mongo_db):
+        v2 = make_story_scored(version=200, cluster_version=2, title="second")
+        v4 = make_story_scored(version=400, cluster_version=4, title="fourth")
+        await repo.store_view(mongo_db, v2, updated_at=NOW, recheck_delay_s=0)
+        await repo.store_view(mongo_db, v4, updated_at=NOW, recheck_delay_s=0)
+
+        v3 = make_story_scored(version=300, cluster_version=3, title="third")
+        outcome, _ = await repo.store_view(mongo_db, v3, updated_at=NOW, recheck_delay_s=0, known_version=200)
+
+        assert outcome is repo.Outcome.stale
+        assert (await mongo_db[STORY_VIEWS].find_one({"_id": v3.story_id}))["version"] == 400
+
+    async def test_related_views_stored_by_this_replica_are_not_read_again(self, mongo_db, pipeline_factory):
+        members = chile_story()
+        await seed(mongo_db, members)
+        pipeline = pipeline_factory()
+        [copper] = await pipeline.process([summary_for(members[:2], story_id="story-copper", title="Copper")])
+        await mongo_db[STORY_VIEWS].delete_many({"_id": "story-copper"})  # gone from the store, not cached
+
+        related = [RelatedStory(story_id="story-copper", score=0.6)]
+        [view] = await pipeline.process([summary_for(members, related=related)])
+
+        assert view.related[0].title == "Copper"
+        assert view.related[0].confidence == copper.confidence.value
+
     async def test_a_grown_story_reads_only_its_new_members(self, mongo_db, pipeline_factory):
         members = chile_story()
         await seed(mongo_db, members)

@@ -53,6 +53,7 @@ def create_app(
                 source_cache_s=config.source_cache_s,
                 max_members=config.max_members,
                 article_cache=config.article_cache,
+                view_cache_s=config.view_cache_s,
                 recheck_delay_s=config.recheck_delay_ms / 1000,
             )
             context.set_global("pipeline", pipeline)

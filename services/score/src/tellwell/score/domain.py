@@ -485,11 +485,17 @@ def hotness(arrivals: Sequence[datetime], now: datetime, half_life_h: float) -> 
 # ---------------------------------------------------------------- the view
 
 
-def view_version(cluster_version: int, params: ScoreParams) -> int:
-    """``cluster_version x 100 + revision``: a redelivered summary yields the same version (so it is
-    ignored), a newer cluster version always a higher one, and a scorer release with a higher
-    ``revision`` re-scores every story on a replay."""
-    return cluster_version * 100 + params.revision
+LLM_VERSION_STEP = 50  # a language-model summary of a cluster version ranks above its extractive one
+
+
+def view_version(cluster_version: int, params: ScoreParams, method: str = "") -> int:
+    """``cluster_version x 100 + revision`` (+ 50 for a language-model summary, ``llm:*``): a
+    redelivered summary yields the same version (so it is ignored), a newer cluster version always a
+    higher one, the ``llm:`` rewrite of a version one above its extractive summary (never the
+    reverse, as summarize stores them), and a scorer release with a higher ``revision`` (1..49)
+    re-scores every story on a replay."""
+    step = LLM_VERSION_STEP if method.startswith("llm:") else 0
+    return cluster_version * 100 + step + params.revision
 
 
 def enrich_related(
@@ -544,7 +550,7 @@ def score_story(
         producer="score",
         trace_id=summary.trace_id,
         story_id=summary.story_id,
-        version=view_version(summary.version, params),
+        version=view_version(summary.version, params, summary.method),
         cluster_version=summary.version,
         merged_into=summary.merged_into,
         title=summary.title,

@@ -55,6 +55,7 @@ class ScorePipeline:
         recheck_delay_s: float = 0.025,
         max_members: int = 1000,
         article_cache: int = 10_000,
+        view_cache_s: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -63,6 +64,7 @@ class ScorePipeline:
         self.sources = repo.SourceCache(source_cache_s)
         self.passages = PassageCache()
         self.articles = repo.ArticleCache(article_cache, self.params.corroboration.max_chars)
+        self.views = repo.ViewCache(view_cache_s)
         self.recheck_delay_s = recheck_delay_s
         self.clock = clock
         self.max_members = max_members
@@ -75,17 +77,31 @@ class ScorePipeline:
         stories = latest_per_story(summaries)
         results = await asyncio.gather(*(self._one(s) for s in stories), return_exceptions=True)
         batch = Batch()
+        replaced: list[StoryScored] = []
         for summary, result in zip(stories, results, strict=True):
-            if isinstance(result, TRANSIENT_ERRORS) or not isinstance(result, StoryScored | Exception | None):
+            if isinstance(result, TRANSIENT_ERRORS) or not isinstance(result, tuple | Exception | None):
                 raise result  # an outage, or a cancellation: nothing is the message's fault
             if isinstance(result, Exception):
                 log.error("%s v%s: %s: %s", summary.story_id, summary.version, type(result).__name__, result)
                 batch.failed[summary.story_id] = result
             elif result is not None:
-                batch.published.append(result)
+                view, needs_recheck = result
+                batch.published.append(view)
+                if needs_recheck:
+                    replaced.append(view)
         if batch.published:
             await self.publish(batch.published)
+        # The race re-check of replaced views runs after publishing (off the story's latency), but
+        # before the batch is acknowledged: an older view that landed after ours is undone here.
+        await asyncio.gather(*(self._confirm(view) for view in replaced))
         return batch
+
+    async def _confirm(self, view: StoryScored) -> None:
+        outcome, _ = await repo.confirm_view(
+            self.db, view, updated_at=self.clock(), recheck_delay_s=self.recheck_delay_s
+        )
+        if outcome is repo.Outcome.stale:
+            log.info("%s: a newer view landed meanwhile", view.story_id)
 
     async def process(self, summaries: Sequence[StorySummary]) -> list[StoryScored]:
         """``process_batch``, raising the first failure; returns the views published."""
@@ -100,15 +116,16 @@ class ScorePipeline:
         if len(ids) > self.max_members:  # a hostile or runaway story must not flood the store
             log.warning("%s: %d members, scoring the newest %d", summary.story_id, len(ids), self.max_members)
             ids = ids[-self.max_members :]  # member_ids are oldest first
-        members, missing = await repo.load_members(self.db, ids, self.articles)
+        # related views (cached: score stored most of them itself) are read while the members are
+        (members, missing), related = await asyncio.gather(
+            repo.load_members(self.db, ids, self.articles),
+            repo.load_views(self.db, [r.story_id for r in summary.related[:MAX_RELATED]], self.views),
+        )
         if missing:
             log.warning(
                 "%s v%s: %d member article(s) not found", summary.story_id, summary.version, len(missing)
             )
-        sources, related = await asyncio.gather(
-            self.sources.get_many(self.db, {m.source for m in members}),
-            repo.load_views(self.db, [r.story_id for r in summary.related[:MAX_RELATED]]),
-        )
+        sources = await self.sources.get_many(self.db, {m.source for m in members})
         return score_story(
             summary,
             members,
@@ -119,13 +136,22 @@ class ScorePipeline:
             cache=self.passages,
         )
 
-    async def _one(self, summary: StorySummary) -> StoryScored | None:
+    async def _one(self, summary: StorySummary) -> tuple[StoryScored, bool] | None:
+        """The view stored for this summary, and whether its race re-check is still due."""
         async with self._limit:
             view = await self.score(summary)
+            known = self.views.version(view.story_id)
             outcome, stored = await repo.store_view(
-                self.db, view, updated_at=self.clock(), recheck_delay_s=self.recheck_delay_s
+                self.db,
+                view,
+                updated_at=self.clock(),
+                recheck_delay_s=self.recheck_delay_s,
+                known_version=known,
+                recheck=False,
             )
         if outcome is repo.Outcome.stale:
             log.info("%s v%s: a newer view is stored; ignored", summary.story_id, summary.version)
             return None
-        return stored
+        self.views.put(stored)
+        # only a replace can be overwritten by a racing older write (see repository.store_view)
+        return stored, outcome is repo.Outcome.unchecked

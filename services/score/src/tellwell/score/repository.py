@@ -140,16 +140,63 @@ class SourceCache:
 # ---------------------------------------------------------------- story_views (ours)
 
 
-async def load_views(db: DB, story_ids: Sequence[str]) -> dict[str, StoryScored]:
-    """Current views by story id; a merged story maps to its survivor's view (one hop)."""
+class ViewCache:
+    """Views this replica stored or read lately, by story id, least recently used evicted.
+
+    Score writes every view, so the views of related stories are usually ones this process stored
+    itself: their display fields (title, confidence, counts) are reused for ``ttl_s`` instead of one
+    FerretDB round trip per related story and version. A view another replica stored shows up within
+    ``ttl_s``. The versions kept are also a *hint* for ``store_view`` (a guarded replace with a stale
+    hint matches nothing and falls back to reading), never trusted as the stored state."""
+
+    def __init__(self, ttl_s: float = 30.0, capacity: int = 50_000) -> None:
+        self.ttl_s = ttl_s
+        self.capacity = capacity
+        self._items: OrderedDict[str, tuple[float, StoryScored]] = OrderedDict()
+
+    def get(self, story_id: str) -> StoryScored | None:
+        entry = self._items.get(story_id)
+        if entry is None or time.monotonic() - entry[0] >= self.ttl_s:
+            return None
+        self._items.move_to_end(story_id)
+        return entry[1]
+
+    def version(self, story_id: str) -> int | None:
+        """The version last seen stored (however old the entry): a hint only."""
+        entry = self._items.get(story_id)
+        return entry[1].version if entry is not None else None
+
+    def put(self, view: StoryScored) -> None:
+        self._items[view.story_id] = (time.monotonic(), view)
+        self._items.move_to_end(view.story_id)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+
+async def _views_by_id(db: DB, ids: Sequence[str], cache: ViewCache | None) -> dict[str, StoryScored]:
+    found = {sid: v for sid in ids if cache is not None and (v := cache.get(sid)) is not None}
+    unread = [sid for sid in ids if sid not in found]
+    docs = await asyncio.gather(*(db[STORY_VIEWS].find_one({"_id": sid}) for sid in unread))
+    for sid, doc in zip(unread, docs, strict=True):
+        if (view := _readable_view(doc)) is not None:
+            found[sid] = view
+            if cache is not None:
+                cache.put(view)
+    return found
+
+
+async def load_views(
+    db: DB, story_ids: Sequence[str], cache: ViewCache | None = None
+) -> dict[str, StoryScored]:
+    """Current views by story id (from ``cache`` when it holds them); a merged story maps to its
+    survivor's view (one hop)."""
     ids = list(dict.fromkeys(story_ids))
-    docs = await asyncio.gather(*(db[STORY_VIEWS].find_one({"_id": sid}) for sid in ids))
-    views = {sid: v for sid, d in zip(ids, docs, strict=True) if (v := _readable_view(d)) is not None}
+    views = await _views_by_id(db, ids, cache)
     merged = {sid: v.merged_into for sid, v in views.items() if v.merged_into}
     if merged:
-        survivors = await asyncio.gather(*(db[STORY_VIEWS].find_one({"_id": s}) for s in merged.values()))
-        for sid, doc in zip(merged, survivors, strict=True):
-            survivor = _readable_view(doc)
+        survivors = await _views_by_id(db, list(dict.fromkeys(merged.values())), cache)
+        for sid, target in merged.items():
+            survivor = survivors.get(target)
             if survivor is not None and survivor.merged_into is None:
                 views[sid] = survivor
             else:
@@ -173,10 +220,18 @@ class Outcome(enum.Enum):
     stored = "stored"  # this version is now the stored view
     same = "same"  # this very version was stored before (a redelivery)
     stale = "stale"  # a newer version is stored; this one was dropped
+    unchecked = "unchecked"  # stored by a replace whose race re-check is left to ``confirm_view``
 
 
 async def store_view(
-    db: DB, view: StoryScored, *, updated_at: datetime, recheck_delay_s: float, attempts: int = 5
+    db: DB,
+    view: StoryScored,
+    *,
+    updated_at: datetime,
+    recheck_delay_s: float,
+    attempts: int = 5,
+    known_version: int | None = None,
+    recheck: bool = True,
 ) -> tuple[Outcome, StoryScored]:
     """Version-checked upsert: an older version never replaces a newer one.
 
@@ -185,9 +240,24 @@ async def store_view(
     older version may overwrite ours between its read and its write: the re-read sees that and the
     newer writer writes again. Returns what happened and the view that is stored for this version
     (on ``same``, the one stored first: re-emitting it keeps its ``event_id``).
+
+    ``known_version`` (the version this replica last saw stored) saves the first read: the replace is
+    guarded by it, and when it matches nothing the usual read follows. An *insert* needs no re-check:
+    a racing writer either read no document (and its insert fails on the duplicate key) or read an
+    older document, which cannot exist when our read found none (views are never deleted).
+    ``recheck=False`` leaves the re-check of a replace to the caller (``confirm_view``), so that the
+    event can be published first.
     """
     coll = db[STORY_VIEWS]
     doc = view_document(view, updated_at=updated_at)
+    if known_version is not None and known_version < view.version:
+        result = await coll.replace_one({"_id": view.story_id, "version": known_version}, doc)
+        if result.matched_count:
+            if recheck:
+                return await confirm_view(
+                    db, view, updated_at=updated_at, recheck_delay_s=recheck_delay_s, attempts=attempts
+                )
+            return Outcome.unchecked, view
     for _ in range(attempts):
         current = await coll.find_one({"_id": view.story_id}, {"version": 1, "view": 1})
         if current is not None and current["version"] >= view.version:
@@ -199,8 +269,10 @@ async def store_view(
                 await coll.insert_one(doc)
             except DuplicateKeyError:  # another replica inserted first: compare again
                 continue
-        else:
-            await coll.replace_one({"_id": view.story_id, "version": current["version"]}, doc)
+            return Outcome.stored, view
+        await coll.replace_one({"_id": view.story_id, "version": current["version"]}, doc)
+        if not recheck:
+            return Outcome.unchecked, view
         if recheck_delay_s:
             await asyncio.sleep(recheck_delay_s)
         after = await coll.find_one({"_id": view.story_id}, {"version": 1})
@@ -208,3 +280,19 @@ async def store_view(
             return (Outcome.stored if after["version"] == view.version else Outcome.stale), view
         log.warning("view of %s was overwritten by an older version; writing again", view.story_id)
     raise RuntimeError(f"could not store version {view.version} of {view.story_id} in {attempts} attempts")
+
+
+async def confirm_view(
+    db: DB, view: StoryScored, *, updated_at: datetime, recheck_delay_s: float, attempts: int = 5
+) -> tuple[Outcome, StoryScored]:
+    """The re-check after a replace: wait ``recheck_delay_s``, re-read, and write again when an older
+    version landed after ours (FerretDB's guarded replace is not atomic)."""
+    if recheck_delay_s:
+        await asyncio.sleep(recheck_delay_s)
+    after = await db[STORY_VIEWS].find_one({"_id": view.story_id}, {"version": 1})
+    if after is not None and after["version"] >= view.version:
+        return (Outcome.stored if after["version"] == view.version else Outcome.stale), view
+    log.warning("view of %s was overwritten by an older version; writing again", view.story_id)
+    return await store_view(
+        db, view, updated_at=updated_at, recheck_delay_s=recheck_delay_s, attempts=attempts - 1
+    )

@@ -14,7 +14,7 @@ class Settings(ServiceSettings):
     batch_max: int = Field(default=32, ge=1, description="story.summary records handled as one batch.")
     batch_wait_ms: int = Field(default=100, ge=0, description="How long a lone record waits for company.")
     concurrency: int = Field(default=8, ge=1, description="Stories of one batch scored at once (I/O bound).")
-    revision: int = Field(default=1, ge=1, le=99, description="Scorer revision; see view_version.")
+    revision: int = Field(default=1, ge=1, le=49, description="Scorer revision; see view_version.")
     blindspot_share: float = Field(
         default=0.8, gt=0.5, le=1.0, description="One side's share of rated reports."
     )
@@ -23,6 +23,9 @@ class Settings(ServiceSettings):
     max_chars: int = Field(default=4000, ge=200, description="Text read per article for corroboration.")
     max_members: int = Field(default=1000, ge=1, description="Members read per story (the newest).")
     article_cache: int = Field(default=10_000, ge=0, description="Member articles kept in memory (LRU).")
+    view_cache_s: float = Field(
+        default=30.0, ge=0.0, description="How long a related story's view is reused for its display fields."
+    )
     source_cache_s: float = Field(default=300.0, ge=0.0, description="How long a registry entry is reused.")
     # A FerretDB replace is a few ms; waiting this long before re-reading lets a racing older write land
     # first, so the newer writer sees it and writes again (see docs/score.md, "Races").
