@@ -5,7 +5,15 @@ from datetime import timedelta
 
 from tellwell.common.events import Category, GapKind, Lean, StorySummary
 from tellwell.common.testing import make_story_cluster
-from tellwell.summarize.domain import Article, Params, build_units, normalized_text, summarize
+from tellwell.summarize.domain import (
+    Article,
+    Params,
+    build_units,
+    normalized_text,
+    numbers,
+    paraphrases,
+    summarize,
+)
 from tellwell.summarize.text import normalize
 from tests.summarize.stories import HEADLINES_ONLY, QUAKE, T0
 
@@ -111,6 +119,31 @@ class TestHeadlineOnlyStories:
         summary = run(HEADLINES_ONLY)
         assert summary.title not in [s.text for s in summary.summary]
         assert len(summary.summary) >= 2
+
+    def test_paraphrased_headlines_are_said_once_and_a_different_fact_is_kept(self):
+        paraphrases = [
+            "Men's Wearhouse Buying Jos A Bank for $1.8B",
+            "Men's Wearhouse finalizes deal to buy rival Jos. A. Bank",
+            "Men's Wearhouse acquiring rival Jos A Bank Clothiers for $1.8 billion",
+        ]
+        other = "Jos. A. Bank shares jump 5% as investors cheer the end of the bidding war"
+        articles = [
+            dataclasses.replace(HEADLINES_ONLY[i], title=title)
+            for i, title in enumerate([*paraphrases, other, "Men's Wearhouse closes Jos. A. Bank takeover"])
+        ]
+        summary = run(articles)
+
+        said = [s.text for s in summary.summary]
+        assert len([t for t in said if t in paraphrases]) <= 1
+        assert other in said  # two distinct facts exist: the summary keeps both
+        assert len(said) >= 2
+
+    def test_the_body_never_repeats_a_summary_sentence(self):
+        for articles in (HEADLINES_ONLY, QUAKE):
+            summary = run(articles)
+            body = [s.text for p in summary.body for s in p]
+            assert not set(body) & {s.text for s in summary.summary}
+            assert summary.title not in body
 
     def test_each_source_gets_its_own_headline_as_perspective(self):
         summary = run(HEADLINES_ONLY)
@@ -282,3 +315,26 @@ class TestManyUnratedSources:
         assert summary.title == full
         assert summary.summary[0].text == full
         assert summary.summary[0].article_ids == ["h0", "h1"]
+
+
+class TestParaphrase:
+    def test_the_same_figure_written_two_ways_is_one_number(self):
+        assert numbers("buying Jos A Bank for $1.8B") == numbers("for $1.8 billion") == {1.8e9}
+        assert numbers("shares jump 5%") == {5.0}
+
+    def test_a_sentence_adding_a_figure_or_new_words_is_not_a_paraphrase(self):
+        units, _ = build_units(
+            [
+                dataclasses.replace(HEADLINES_ONLY[0], title="Men's Wearhouse buying Jos A Bank for $1.8B"),
+                dataclasses.replace(HEADLINES_ONLY[1], title="Men's Wearhouse to acquire rival Jos. A. Bank"),
+                dataclasses.replace(HEADLINES_ONLY[2], title="Jos. A. Bank shares jump 5% after the deal"),
+                dataclasses.replace(HEADLINES_ONLY[3], title="Regulators open antitrust probe into menswear"),
+            ],
+            Params(),
+        )
+        para = paraphrases(units)
+        assert para[1, 0]  # no figure and the same names: says nothing the first does not
+        assert not para[0, 1]  # the first adds the price
+        assert not para[2, 0]  # a new figure
+        assert not para[3, 0]
+        assert not para[0, 3]

@@ -44,9 +44,11 @@ def create_app(config: Settings = settings) -> AsgiFastStream:
         finally:
             # Drain: the flusher finishes the stories in hand (bounded); pending work is durable
             # anyway, so a flush cut short is redone by the next start.
-            await summarizer.stop()
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(flusher, config.drain_s)
+                await asyncio.wait_for(summarizer.stop(), config.drain_s)
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
             if improver is not None:
                 await improver.close()
             await mongo.close()

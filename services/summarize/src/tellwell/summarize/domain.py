@@ -298,6 +298,41 @@ def foreign_echo(units: Sequence[Unit], sims: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(best), best, 0.0)
 
 
+_NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)\s*(billion|bn|b|million|mn|m|thousand|k|trillion|tn|%)?\b", re.I)
+_SCALES = {"b": 1e9, "bn": 1e9, "billion": 1e9, "m": 1e6, "mn": 1e6, "million": 1e6, "k": 1e3,
+           "thousand": 1e3, "tn": 1e12, "trillion": 1e12}  # fmt: skip
+
+
+def numbers(text: str) -> frozenset[float]:
+    """The numbers a sentence states, scaled ("$1.8B" and "$1.8 billion" are the same figure)."""
+    out: set[float] = set()
+    for m in _NUMBER.finditer(text):
+        try:
+            value = float(m.group(1).replace(",", ""))
+        except ValueError:
+            continue
+        out.add(round(value * _SCALES.get((m.group(2) or "").lower(), 1.0), 6))
+    return frozenset(out)
+
+
+def paraphrases(units: Sequence[Unit], containment: float = 0.6) -> np.ndarray:
+    """``out[i, j]``: unit i says nothing unit j does not (a near-paraphrase): most of the words of
+    the shorter one are in the other, and i states no number j lacks. Headlines of one event
+    ("X buying Y for $1.8B", "X acquiring rival Y for $1.8 billion") share the names and the figure
+    but differ in verbs, which plain cosine does not catch."""
+    words = [frozenset(t for t in u.tokens if t.isalpha()) for u in units]
+    figures_of = [numbers(u.text) for u in units]
+    n = len(units)
+    out = np.zeros((n, n), dtype=bool)
+    for i in range(n):
+        for j in range(n):
+            if i == j or not words[i] or not words[j] or not figures_of[i] <= figures_of[j]:
+                continue
+            shared = len(words[i] & words[j])
+            out[i, j] = shared / min(len(words[i]), len(words[j])) >= containment
+    return out
+
+
 def mmr(
     candidates: Sequence[int],
     scores: np.ndarray,
@@ -305,8 +340,10 @@ def mmr(
     k: int,
     params: Params,
     chosen: Sequence[int] = (),
+    para: np.ndarray | None = None,
 ) -> list[int]:
-    """Maximal marginal relevance: relevant, and unlike what is already chosen."""
+    """Maximal marginal relevance: relevant, and unlike what is already chosen (neither too similar
+    nor, with ``para``, a near-paraphrase of a chosen sentence)."""
     picked = list(chosen)
     pool = [c for c in candidates if c not in picked]
     while pool and len(picked) < k:
@@ -319,6 +356,16 @@ def mmr(
         pool.remove(best)
         if picked and max(float(sims[best, p]) for p in picked) > params.redundancy_max:
             continue
+        if para is not None:
+            if any(para[best, p] for p in picked):
+                continue  # says nothing new
+            weaker = [j for j, p in enumerate(picked) if para[p, best]]
+            if weaker:
+                # The same fact with more in it (a figure, a name): it takes the weaker wording's
+                # place, unless that was given (the summary, when picking the body).
+                if weaker[0] >= len(chosen):
+                    picked[weaker[0]] = best
+                continue
         picked.append(best)
     return picked[len(chosen) :]
 
@@ -622,8 +669,12 @@ def summarize(
             summary_max=min(params.summary_max, 3),
             body_max=min(params.body_max, 6),
         )
-    summary_ids = _pick_summary(units, candidates, scores, sims, pick)
-    body_ids = summary_ids + mmr(candidates, scores, sims, pick.body_max, pick, chosen=summary_ids)
+    para = paraphrases(units)
+    summary_ids = _pick_summary(units, candidates, scores, sims, pick, para)
+    # The body is the longer account after the summary: it never repeats a summary sentence (nor
+    # the title, nor a paraphrase of either), so a story whose sources repeat one fact has none.
+    said = summary_ids + [i for i, u in enumerate(units) if u.text == title and i not in summary_ids]
+    body_ids = mmr(candidates, scores, sims, len(said) + pick.body_max, pick, chosen=said, para=para)
     texts = [f"{a.title}. {a.lead}" if a.lead else a.title for a in articles[:60]]
     category = model.predict(texts, [a.category_hint for a in articles])
     summary = [grounded(units[i]) for i in summary_ids]
@@ -635,7 +686,7 @@ def summarize(
         version=cluster.version,
         title=title,
         summary=summary,
-        body=paragraphs(units, body_ids) or [summary],
+        body=paragraphs(units, body_ids),
         category=category,
         perspectives=perspectives(chosen, units, sims, params) if units else [],
         missing=gaps(chosen, units, sims, scores, params),
@@ -650,11 +701,16 @@ def summarize(
 
 
 def _pick_summary(
-    units: Sequence[Unit], candidates: Sequence[int], scores: np.ndarray, sims: np.ndarray, params: Params
+    units: Sequence[Unit],
+    candidates: Sequence[int],
+    scores: np.ndarray,
+    sims: np.ndarray,
+    params: Params,
+    para: np.ndarray | None = None,
 ) -> list[int]:
     picked: list[int] = []
     words = 0
-    for i in mmr(candidates, scores, sims, params.summary_max, params):
+    for i in mmr(candidates, scores, sims, params.summary_max, params, para=para):
         n = len(units[i].text.split())
         if len(picked) >= params.summary_min and words + n > params.summary_max_words:
             break

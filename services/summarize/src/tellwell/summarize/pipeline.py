@@ -85,6 +85,14 @@ class Summarizer:
         self._last_done: dict[str, datetime] = {}
         self._attempts: dict[tuple[str, int], int] = {}
         self._retry_at: dict[str, datetime] = {}
+        # This replica's queued stories: due time, version, merge redirect (mirrors its pending docs).
+        self._due: dict[str, tuple[datetime, int, bool]] = {}
+        # The newest version this replica made durable per story (pending or stored): accepting a
+        # version needs no reads for a story it already handles.
+        self._known: dict[str, int] = {}
+        # The newest version processed per story (so a stale scan does not redo it).
+        self._done: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._articles: OrderedDict[str, repo.Doc] = OrderedDict()
         self._sources: dict[str, tuple[datetime, Source | None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -103,25 +111,44 @@ class Summarizer:
         self._wake.set()
 
     async def _accept_one(self, event: StoryCluster) -> None:
-        stored, pending = await asyncio.gather(
-            repo.get_summary(self.db, event.story_id), repo.get_pending(self.db, event.story_id)
-        )
-        if stored is not None and stored[0].version >= event.version:
-            SKIPPED.labels("stale").inc()
-            return
-        if pending is not None and pending["version"] >= event.version:
-            SKIPPED.labels("already_pending").inc()
-            return
+        story = event.story_id
         now = self.clock()
-        if event.merged_into is not None:
-            due = now  # the survivor's readers need the redirect now
-        elif pending is not None:
-            due = pending["due_at"]
-        elif stored is not None:
-            due = max(now, stored[1] + self.debounce)
+        known = self._known.get(story)
+        if known is not None:
+            # This replica wrote the story's pending or stored version: no need to read them back.
+            if event.version <= known:
+                SKIPPED.labels("stale").inc()
+                return
+            queued = self._due.get(story)
+            if event.merged_into is not None:
+                due = now  # the survivor's readers need the redirect now
+            elif queued is not None:
+                due = queued[0]
+            else:
+                due = now  # ``_when`` adds the debounce after the last summary
         else:
-            due = now
+            stored, pending = await asyncio.gather(
+                repo.get_summary(self.db, story), repo.get_pending(self.db, story)
+            )
+            if stored is not None and stored[0].version >= event.version:
+                SKIPPED.labels("stale").inc()
+                return
+            if pending is not None and pending["version"] >= event.version:
+                SKIPPED.labels("already_pending").inc()
+                return
+            if event.merged_into is not None:
+                due = now
+            elif pending is not None:
+                due = pending["due_at"]
+            elif stored is not None:
+                due = max(now, stored[1] + self.debounce)
+            else:
+                due = now
         await repo.put_pending(self.db, event, owner=self.replica, due_at=due, now=now)
+        if len(self._known) > 200_000:  # bounded memory; a forgotten story is simply read again
+            self._known.clear()
+        self._known[story] = event.version
+        self._due[story] = (due, event.version, event.merged_into is not None)
 
     # ------------------------------------------------------------ the flusher
 
@@ -129,61 +156,111 @@ class Summarizer:
         self._wake.set()
 
     async def run(self) -> None:
-        """Flush due stories until ``stop``; errors are logged, never fatal."""
+        """Summarise stories as they fall due until ``stop``; errors are logged, never fatal.
+
+        The flusher does not wait for the stories it started: each runs as its own task (bounded by
+        ``concurrency``), so a story accepted meanwhile starts at once instead of after the slowest
+        story of a round. It sleeps until the next due time or until woken by new work, and scans the
+        pending collection every ``flush_interval_s`` (another replica's abandoned stories, or this
+        replica's own after a restart)."""
+        next_scan = self.clock()
         while not self._stopping:
             try:
-                await self.flush_once()
+                if self.clock() >= next_scan:
+                    await self._scan()
+                    next_scan = self.clock() + timedelta(seconds=self.config.flush_interval_s)
+                self._start_due()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the store may be down: try again next tick
+            except Exception:  # the store may be down: try again at the next scan
                 log.exception("flush failed")
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.config.flush_interval_s)
-            except TimeoutError:
-                pass
+            wait = (min([next_scan, *self._upcoming()]) - self.clock()).total_seconds()
+            if wait > 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                except TimeoutError:
+                    pass
             self._wake.clear()
 
     async def stop(self) -> None:
+        """Stop starting stories; wait for the ones in hand (the app bounds this), then the rest."""
         self._stopping = True
         self._wake.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
 
     async def flush_once(self) -> list[StorySummary]:
-        """Summarise every story that is due and this replica's to do; returns what was emitted."""
-        now = self.clock()
-        docs = [d for d in await repo.all_pending(self.db) if self._is_due(d, now)]
-        results = await asyncio.gather(*(self._guarded(d["_id"]) for d in docs))
+        """Scan, then summarise every story that is due and this replica's to do, and wait for them;
+        returns what was emitted (tests and the bench drive the pipeline with it)."""
+        await self._scan()
+        results = await asyncio.gather(*self._start_due())
         return [r for r in results if r is not None]
 
-    def _is_due(self, doc: repo.Doc, now: datetime) -> bool:
-        story = doc["_id"]
-        if story in self._in_flight or doc["due_at"] > now:
-            return False
-        if story in self._retry_at and self._retry_at[story] > now:
-            return False
+    async def _scan(self) -> None:
+        """Adopt pending stories this replica does not hold in memory: its own (after a restart) and
+        another replica's that are ``takeover_s`` overdue (that replica is gone)."""
+        now = self.clock()
+        takeover = timedelta(seconds=self.config.takeover_s)
+        for doc in await repo.all_pending(self.db):
+            story, version = str(doc["_id"]), int(doc["version"])
+            if story in self._due or self._done.get(story, 0) >= version:
+                continue  # held already, or a stale read of work just finished
+            if doc.get("owner") == self.replica or doc["due_at"] + takeover < now:
+                self._due[story] = (doc["due_at"], version, bool(doc.get("merged")))
+
+    def _when(self, story: str) -> datetime:
+        """When a queued story may run: its due time, after its retry back-off, and (unless it is a
+        merge redirect) at least ``debounce_s`` after its last summary."""
+        due, _, merged = self._due[story]
+        retry = self._retry_at.get(story)
+        if retry is not None and retry > due:
+            due = retry
         last = self._last_done.get(story)
-        if last is not None and last + self.debounce > now and not doc.get("merged"):
-            return False
-        return bool(
-            doc.get("owner") == self.replica
-            or doc["due_at"] + timedelta(seconds=self.config.takeover_s) < now
-        )
+        if last is not None and not merged and last + self.debounce > due:
+            due = last + self.debounce
+        return due
+
+    def _upcoming(self) -> list[datetime]:
+        return [self._when(s) for s in self._due if s not in self._in_flight]
+
+    def _start_due(self) -> list[asyncio.Task[StorySummary | None]]:
+        now = self.clock()
+        started = []
+        for story in [s for s in self._due if s not in self._in_flight and self._when(s) <= now]:
+            self._in_flight.add(story)
+            task = asyncio.create_task(self._guarded(story))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started.append(task)
+        return started
 
     async def _guarded(self, story_id: str) -> StorySummary | None:
-        self._in_flight.add(story_id)
+        queued_version = self._due[story_id][1]
         try:
             async with self._semaphore:
-                return await self.process(story_id)
+                result = await self.process(story_id)
+            self._finished(story_id, queued_version)
+            return result
         except RETRYABLE as exc:
             log.warning("story %s: store or broker unavailable (%s), will retry", story_id, exc)
+            # Not an attempt, but no hot loop either.
+            self._retry_at[story_id] = self.clock() + timedelta(seconds=self.config.flush_interval_s)
             return None
         except Exception as exc:
             await self._failed(story_id, exc)
             return None
         finally:
             self._in_flight.discard(story_id)
+            self._wake.set()  # a newer version may have queued up meanwhile
+
+    def _finished(self, story_id: str, version: int) -> None:
+        """Forget the queued work unless a newer version was accepted while it ran."""
+        queued = self._due.get(story_id)
+        if queued is not None and queued[1] <= max(version, self._done.get(story_id, 0)):
+            del self._due[story_id]
 
     async def _failed(self, story_id: str, exc: Exception) -> None:
         pending = await repo.get_pending(self.db, story_id)
@@ -199,6 +276,7 @@ class Summarizer:
             )
             await repo.clear_pending(self.db, story_id, version)
             self._attempts.pop(key, None)
+            self._finished(story_id, version)
         else:
             # Back off: a member article may not be readable yet, and a hot loop helps nobody.
             delay = min(self.config.retry_backoff_s * 2 ** (self._attempts[key] - 1), 300.0)
@@ -211,10 +289,13 @@ class Summarizer:
         loaded, stored = await asyncio.gather(
             repo.load_pending(self.db, story_id), repo.get_summary(self.db, story_id)
         )
-        if loaded is None:
+        if loaded is None:  # done meanwhile (by another replica that took it over)
+            queued = self._due.get(story_id)
+            self._done[story_id] = max(self._done.get(story_id, 0), queued[1] if queued else 0)
             return None
         cluster, _ = loaded
         previous = stored[0] if stored else None
+        self._done[story_id] = cluster.version
         if previous is not None and previous.version > cluster.version:
             await repo.clear_pending(self.db, story_id, cluster.version)
             return None

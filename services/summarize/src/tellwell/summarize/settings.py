@@ -13,8 +13,12 @@ class Settings(ServiceSettings):
     # its own work at once (default: host name and port).
     replica_id: str | None = None
     # A story is summarised at most once per interval, and always after its last change.
-    debounce_s: float = Field(default=2.0, ge=0.0, le=3600.0)
-    # How often the flusher looks for due stories (it is also woken by every accepted event).
+    # Leading edge: a story quiet for an interval is summarised at once; later changes within the
+    # interval are coalesced and done at its end.
+    debounce_s: float = Field(default=1.0, ge=0.0, le=3600.0)
+    # How often the flusher scans the pending collection for stories it does not hold in memory
+    # (another replica's abandoned ones, its own after a restart); it is woken by new work and
+    # sleeps until the next due time otherwise.
     flush_interval_s: float = Field(default=0.5, gt=0.0, le=60.0)
     # Another replica's pending story this long overdue is taken over (its owner is presumed dead).
     takeover_s: float = Field(default=30.0, gt=0.0)
@@ -31,7 +35,7 @@ class Settings(ServiceSettings):
     # First retry delay of a failed story, doubling with each attempt (1, 2, 4, 8 s by default).
     retry_backoff_s: float = Field(default=1.0, ge=0.0)
     batch_max: int = Field(default=64, ge=1, le=1000)
-    batch_wait_ms: int = Field(default=200, ge=0, le=5000)
+    batch_wait_ms: int = Field(default=50, ge=0, le=5000)
     # Optional OpenAI-compatible chat backend; off unless llm_url is set.
     llm_url: str | None = None
     llm_model: str = "gpt-4o-mini"
