@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import aiokafka.errors
 import pymongo.errors
@@ -34,6 +34,8 @@ from pydantic import BaseModel, ValidationError
 from tellwell.common.observability import Check
 from tellwell.common.settings import KafkaSettings
 from tellwell.common.topics import DLQ_SUFFIX, TopicSpec, dlq_name, topic_specs
+
+M = TypeVar("M", bound=BaseModel)
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +162,29 @@ async def dead_letter(
         type(exc).__name__,
         str(exc)[:500],
     )
+
+
+async def decode_batch(
+    broker: KafkaBroker, msg: StreamMessage[Any], model: type[M], *, group: str
+) -> list[tuple[Any, M]]:
+    """Each record of a batch message decoded as ``model``, with its record; a record that does not
+    decode goes to the DLQ alone and the rest of the batch goes on."""
+    decoded: list[tuple[Any, M]] = []
+    for record in records_of(msg):
+        try:
+            decoded.append((record, model.model_validate_json(record.value)))
+        except (ValidationError, UnicodeDecodeError, TypeError) as exc:
+            await dead_letter(broker, record, exc, group=group)
+    return decoded
+
+
+def story_publisher(broker: KafkaBroker, topic: str) -> Callable[[Sequence[Any]], Awaitable[None]]:
+    """Publish story events (anything with a ``story_id``) to ``topic``, keyed by story id."""
+
+    async def publish(events: Sequence[Any]) -> None:
+        await publish_keyed(broker, topic, events, key=lambda e: e.story_id)
+
+    return publish
 
 
 def record_lag(msg: StreamMessage[Any], record: Any) -> None:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from faststream import Context
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
 from tellwell.cluster.pipeline import ClusterPipeline, Publish
-from tellwell.common.events import RawArticle, StoryCluster
-from tellwell.common.kafka import consumer_options, dead_letter, publish_keyed, records_of
+from tellwell.common.events import RawArticle
+from tellwell.common.kafka import consumer_options, decode_batch, story_publisher
 from tellwell.common.topics import Topic
 
 GROUP = "cluster"
@@ -32,12 +30,7 @@ def make_router(
     )
     async def cluster_articles(message: KafkaMessage, pipeline: PipelineDep, broker: BrokerDep) -> None:
         """Decode each record (a bad one goes to the DLQ alone), then cluster the batch as one."""
-        events: list[RawArticle] = []
-        for record in records_of(message):
-            try:
-                events.append(RawArticle.model_validate_json(record.value))
-            except (ValidationError, UnicodeDecodeError, TypeError) as exc:
-                await dead_letter(broker, record, exc, group=group)
+        events = [event for _, event in await decode_batch(broker, message, RawArticle, group=group)]
         if events:
             await pipeline.process(events)
 
@@ -46,8 +39,4 @@ def make_router(
 
 def kafka_publisher(broker: KafkaBroker, topic: str = Topic.story_cluster) -> Publish:
     """``story.cluster`` keyed by story id."""
-
-    async def publish(events: Sequence[StoryCluster]) -> None:
-        await publish_keyed(broker, topic, events, key=lambda e: e.story_id)
-
-    return publish
+    return story_publisher(broker, topic)
