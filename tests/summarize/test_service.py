@@ -246,6 +246,36 @@ class TestPipeline:
         assert stored["method"] == "llm:fake"
         await summarizer.stop()
 
+    async def test_the_running_flusher_leads_then_trails_the_interval_without_being_polled(self, mongo_db):
+        await store_quake(mongo_db)
+        out = Published()
+        # A long scan interval: only new work and due times may wake the flusher.
+        config = Settings(replica_id="r1", debounce_s=0.4, flush_interval_s=30.0)
+        summarizer = Summarizer(mongo_db, out, config)
+        flusher = asyncio.create_task(summarizer.run())
+        try:
+            await summarizer.accept([cluster(1, member_ids=IDS[:2])])
+            await wait_for_events(out, 1)  # leading edge: a quiet story goes out at once
+            await summarizer.accept([cluster(2, member_ids=IDS[:3])])
+            await summarizer.accept([cluster(3)])
+            await asyncio.sleep(0.1)
+            assert [e.version for e in out.events] == [1]  # within the interval: coalesced
+            await wait_for_events(out, 2)  # trailing edge: the last change, at the end of it
+            assert [e.version for e in out.events] == [1, 3]
+            assert await mongo_db.summary_pending.count_documents({}) == 0
+        finally:
+            await summarizer.stop()
+            flusher.cancel()
+
+
+async def wait_for_events(out, n):
+    """Up to 5 s for ``n`` events to have been published."""
+    for _ in range(250):
+        if len(out.events) >= n:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{len(out.events)} of {n} events published")
+
 
 @pytest.mark.mongo
 class TestHandler:

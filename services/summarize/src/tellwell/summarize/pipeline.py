@@ -93,6 +93,7 @@ class Summarizer:
         # The newest version processed per story (so a stale scan does not redo it).
         self._done: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._events: dict[str, StoryCluster] = {}  # the accepted event of each queued story
         self._articles: OrderedDict[str, repo.Doc] = OrderedDict()
         self._sources: dict[str, tuple[datetime, Source | None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -149,6 +150,7 @@ class Summarizer:
             self._known.clear()
         self._known[story] = event.version
         self._due[story] = (due, event.version, event.merged_into is not None)
+        self._events[story] = event
 
     # ------------------------------------------------------------ the flusher
 
@@ -261,6 +263,7 @@ class Summarizer:
         queued = self._due.get(story_id)
         if queued is not None and queued[1] <= max(version, self._done.get(story_id, 0)):
             del self._due[story_id]
+            self._events.pop(story_id, None)
 
     async def _failed(self, story_id: str, exc: Exception) -> None:
         pending = await repo.get_pending(self.db, story_id)
@@ -286,8 +289,13 @@ class Summarizer:
     async def process(self, story_id: str) -> StorySummary | None:
         """Summarise the story's pending version, store it, emit it, clear the pending document."""
         started = self.clock()
-        loaded, stored = await asyncio.gather(
-            repo.load_pending(self.db, story_id), repo.get_summary(self.db, story_id)
+        # The accepted event is in memory: its members are read while the pending document and the
+        # stored summary are (one round trip instead of two before the summarising starts).
+        hint = self._events.get(story_id)
+        loaded, stored, prefetched = await asyncio.gather(
+            repo.load_pending(self.db, story_id),
+            repo.get_summary(self.db, story_id),
+            self.articles(hint) if hint is not None else asyncio.sleep(0, None),
         )
         if loaded is None:  # done meanwhile (by another replica that took it over)
             queued = self._due.get(story_id)
@@ -304,7 +312,10 @@ class Summarizer:
             await self.publish([previous])
             await repo.clear_pending(self.db, story_id, cluster.version)
             return previous
-        articles = await self.articles(cluster)
+        if prefetched is not None and hint is not None and hint.version == cluster.version:
+            articles = prefetched
+        else:
+            articles = await self.articles(cluster)
         if cluster.merged_into is not None:
             summary = domain.merged_summary(cluster, previous, articles, params=self.params, model=self.model)
         else:
