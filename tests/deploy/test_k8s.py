@@ -254,12 +254,12 @@ class TestScaling:
         refs = container(of_kind(docs, "Deployment")["summarize"])["envFrom"]
         assert any("secretRef" in r for r in refs)
 
-    def test_every_subscribing_service_but_a_single_cluster_is_scaled_on_lag(self, docs):
+    def test_every_subscribing_service_but_cluster_is_scaled_on_lag(self, docs):
+        # cluster is stateful per story (one active replica); the other consumers are stateless.
         scaled = scaled_targets(docs)
-        single_cluster = "QDRANT_URL" not in config_data(docs)
         for svc in SERVICES:
-            if subscriptions(svc) and not (svc == "cluster" and single_cluster):
-                assert svc in scaled, svc
+            if subscriptions(svc):
+                assert (svc in scaled) == (svc != "cluster"), svc
 
     def test_http_services_scale_on_cpu_and_nothing_has_two_autoscalers(self, docs):
         hpas = of_kind(docs, "HorizontalPodAutoscaler")
@@ -294,7 +294,7 @@ class TestScaling:
         assert volume["persistentVolumeClaim"]["claimName"] in of_kind(docs, "PersistentVolumeClaim")
         assert "cluster" not in scaled_targets(docs)
 
-    def test_production_cluster_replicas_share_a_qdrant_server(self):
+    def test_production_cluster_is_one_replica_on_a_qdrant_server(self):
         docs = render("production")
         assert config_data(docs)["QDRANT_URL"].startswith("http")
         cluster = of_kind(docs, "Deployment")["cluster"]
@@ -302,7 +302,9 @@ class TestScaling:
             m["name"] != "qdrant-edge" for m in container(cluster)["volumeMounts"]
         )
         assert not of_kind(docs, "PersistentVolumeClaim")
-        assert cluster["spec"]["strategy"]["type"] == "RollingUpdate"
+        assert cluster["spec"]["replicas"] == 1
+        assert cluster["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+        assert "cluster" not in scaled_targets(docs)
 
 
 @pytest.mark.kafka
