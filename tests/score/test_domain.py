@@ -132,6 +132,29 @@ class TestConfidence:
         assert disputed.value < 50
         assert score([blog, *agreeing]).confidence.value > disputed.value + 30
 
+    def test_headline_paraphrases_naming_the_same_actors_and_figures_corroborate(self):
+        """The demo's 'Men's Wearhouse buys Jos. A. Bank' story: other words, same names and amount."""
+        claim = ["Jos. A. Bank to be acquired by Men's Wearhouse for $1.8 billion"]
+        paraphrases = [
+            "Men's Wearhouse finalizes deal to buy rival Jos. A. Bank",
+            "Men's Wearhouse acquiring rival Jos A Bank Clothiers for $1.8 billion",
+            "Jos. A. Bank agrees to $1.8 billion Men's Wearhouse bid",
+            "Men's Wearhouse buys Jos. A. Bank",
+        ]
+        others = [
+            "Men's Wearhouse to buy Jos. A. Bank for $2.1 billion",  # a conflicting amount
+            "Eddie Bauer drops bid for Jos. A. Bank",  # another aspect
+        ]
+        members = [
+            member(o, t, title=t, minutes=i)
+            for i, (o, t) in enumerate(zip(CREDIBLE[:6], paraphrases + others, strict=True))
+        ]
+
+        conf = score(members, claims=claim).confidence
+
+        assert [r.supports for r in conf.reports] == [[0]] * len(paraphrases) + [[]] * len(others)
+        assert 60 <= conf.value <= 95
+
     def test_covering_the_story_is_not_corroborating_it(self):
         stating = score([member("reuters.com", SUPPORTING[0]), member("apnews.com", SUPPORTING[1])])
         off_claim = score([member("reuters.com", SUPPORTING[0]), member("apnews.com", OFF_CLAIM)])

@@ -36,6 +36,7 @@ class CorroborationParams:
     contradict_overlap: float = 0.35  # a passage this close is 'about' the claim
     entity_share: float = 0.5  # share of the claim's entities the article names
     figure_share: float = 0.5  # share of the claim's figures the article states
+    paraphrase_overlap: float = 0.3  # enough when the article names every entity (and states the figures)
     max_chars: int = 4000  # the text read per article: claims live in the first paragraphs
 
 
@@ -129,6 +130,11 @@ def idf_weights(docs: Sequence[Passages], words: Iterable[str]) -> dict[str, flo
     return {w: math.log((n + 1) / (sum(1 for d in docs if w in d.words) + 1)) + 1.0 for w in set(words)}
 
 
+def _comparable(a: float, b: float) -> bool:
+    """Two large amounts of the same order of magnitude (thousands and up, within a factor of 10)."""
+    return a != b and min(a, b) >= 1000 and max(a, b) < 10 * min(a, b)
+
+
 def stance(claim: Claim, doc: Passages, idf: dict[str, float], params: CorroborationParams) -> Stance:
     """Whether one article supports, contradicts or is silent on one claim."""
     if not claim.words or not doc.windows:
@@ -153,12 +159,22 @@ def stance(claim: Claim, doc: Passages, idf: dict[str, float], params: Corrobora
     )
     if conflict:
         return Stance.contradicts
-    if best < params.support_overlap:
+    # a different amount of the same order ('$2.1 billion' against '$1.8 billion') in the article, and
+    # the claim's own nowhere: not a contradiction (the subjects may differ) but no support either
+    disagrees = any(
+        _comparable(f.value, g) for f in claim.figures if f.value not in doc.values for g in doc.values
+    )
+    if disagrees and not stated:
         return Stance.silent
-    if claim.entity_words:
-        named = sum(1 for e in claim.entity_words if e <= doc.words)
-        if named / len(claim.entity_words) < params.entity_share:
-            return Stance.silent
-    if claim.figures and len(stated) / len(claim.figures) < params.figure_share:
-        return Stance.silent
-    return Stance.supports
+    named = sum(1 for e in claim.entity_words if 2 * len(e & doc.words) >= len(e))  # most of its words
+    names_all = bool(claim.entity_words) and named == len(claim.entity_words)
+    names_enough = not claim.entity_words or named / len(claim.entity_words) >= params.entity_share
+    figures_agree = bool(claim.figures) and len(stated) / len(claim.figures) >= params.figure_share
+    if best >= params.support_overlap and names_enough and (not claim.figures or figures_agree or names_all):
+        # the claim's words, most of its names, and its figures (or, naming every actor, no figure
+        # at all: the fact without its number, which no figure of the report disputes)
+        return Stance.supports
+    if best >= params.paraphrase_overlap and names_all and (figures_agree or len(claim.entity_words) >= 2):
+        # a paraphrase: other words, but the same actors and objects (and the same numbers, if any)
+        return Stance.supports
+    return Stance.silent

@@ -78,7 +78,7 @@ MAX_RELATED = 10
 
 # ---------------------------------------------------------------- confidence: the formula
 
-METHOD = "corroboration-v1"
+METHOD = "corroboration-v2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,12 @@ class Method:
     primary_strength: float  # how far one primary source alone carries breadth
 
 
-METHODS: dict[str, Method] = {METHOD: Method(silent_weight=0.5, breadth_tau=1.5, primary_strength=0.99)}
+METHODS: dict[str, Method] = {
+    "corroboration-v1": Method(silent_weight=0.5, breadth_tau=1.5, primary_strength=0.99),
+    # v2: silence weighs 0.05 (most reports of a big story are silent on any one headline-sized claim;
+    # breadth, not silence, keeps a claim only one voice states low)
+    METHOD: Method(silent_weight=0.05, breadth_tau=1.5, primary_strength=0.99),
+}
 
 
 @dataclass(frozen=True, slots=True)
