@@ -16,6 +16,7 @@ from tellwell.common.kafka import consumer_options, ensure_topics, make_broker
 from tellwell.common.settings import KafkaSettings
 from tellwell.common.testing import make_story_cluster
 from tellwell.common.topics import TopicSpec, dlq_name
+from tellwell.summarize import repository
 from tellwell.summarize.handlers import kafka_publisher, make_router
 from tellwell.summarize.pipeline import Summarizer
 from tellwell.summarize.settings import Settings
@@ -245,6 +246,33 @@ class TestPipeline:
         stored = await mongo_db.story_summaries.find_one({"_id": "quake"})
         assert stored["method"] == "llm:fake"
         await summarizer.stop()
+
+    async def test_a_version_accepted_while_the_previous_one_is_cleared_stays_pending(
+        self, mongo_db, make_summarizer, monkeypatch
+    ):
+        # FerretDB's conditional delete reads, then deletes by _id: emulate it, slowly.
+        reading = asyncio.Event()
+
+        async def racy_clear(db, story_id, version):
+            found = await db.summary_pending.find_one({"_id": story_id, "version": version})
+            reading.set()
+            await asyncio.sleep(0.2)
+            if found is not None:
+                await db.summary_pending.delete_one({"_id": story_id})
+
+        monkeypatch.setattr(repository, "clear_pending", racy_clear)
+        await store_quake(mongo_db)
+        summarizer = make_summarizer(out := Published())
+        await summarizer.accept([cluster(1)])
+        flush = asyncio.create_task(summarizer.flush_once())
+        await reading.wait()
+        await summarizer.accept([cluster(2)])  # its offset commits once this returns
+        await flush
+
+        assert [e.version for e in out.events] == [1]
+        pending = await mongo_db.summary_pending.find_one({"_id": "quake"})
+        assert pending is not None
+        assert pending["version"] == 2
 
     async def test_the_running_flusher_leads_then_trails_the_interval_without_being_polled(self, mongo_db):
         await store_quake(mongo_db)

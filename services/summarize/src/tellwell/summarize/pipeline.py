@@ -94,6 +94,8 @@ class Summarizer:
         self._done: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: dict[str, StoryCluster] = {}  # the accepted event of each queued story
+        # Striped per-story locks: a pending write and a pending delete of one story never overlap.
+        self._locks = [asyncio.Lock() for _ in range(64)]
         self._articles: OrderedDict[str, repo.Doc] = OrderedDict()
         self._sources: dict[str, tuple[datetime, Source | None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -145,12 +147,26 @@ class Summarizer:
                 due = max(now, stored[1] + self.debounce)
             else:
                 due = now
-        await repo.put_pending(self.db, event, owner=self.replica, due_at=due, now=now)
+        async with self._story_lock(story):
+            await repo.put_pending(self.db, event, owner=self.replica, due_at=due, now=now)
         if len(self._known) > 200_000:  # bounded memory; a forgotten story is simply read again
             self._known.clear()
         self._known[story] = event.version
         self._due[story] = (due, event.version, event.merged_into is not None)
         self._events[story] = event
+
+    def _story_lock(self, story_id: str) -> asyncio.Lock:
+        return self._locks[hash(story_id) % len(self._locks)]
+
+    async def _clear(self, story_id: str, version: int) -> None:
+        """Delete the story's pending document if it still holds ``version``.
+
+        FerretDB's conditional delete is a read and then a delete by ``_id``, not atomic: a newer
+        version written between the two was deleted with it, its offset already committed, and the
+        story never summarised again (articles lost from the views). The accept of a newer version
+        and this delete therefore never overlap for a story (per-story lock, this replica)."""
+        async with self._story_lock(story_id):
+            await repo.clear_pending(self.db, story_id, version)
 
     # ------------------------------------------------------------ the flusher
 
@@ -277,7 +293,7 @@ class Summarizer:
             log.error(
                 "story %s v%s dropped after %d attempts: %r", story_id, version, self._attempts[key], exc
             )
-            await repo.clear_pending(self.db, story_id, version)
+            await self._clear(story_id, version)
             self._attempts.pop(key, None)
             self._finished(story_id, version)
         else:
@@ -305,12 +321,12 @@ class Summarizer:
         previous = stored[0] if stored else None
         self._done[story_id] = cluster.version
         if previous is not None and previous.version > cluster.version:
-            await repo.clear_pending(self.db, story_id, cluster.version)
+            await self._clear(story_id, cluster.version)
             return None
         if previous is not None and previous.version == cluster.version:
             # Stored before a crash, perhaps never published: emit it again, unchanged.
             await self.publish([previous])
-            await repo.clear_pending(self.db, story_id, cluster.version)
+            await self._clear(story_id, cluster.version)
             return previous
         if prefetched is not None and hint is not None and hint.version == cluster.version:
             articles = prefetched
@@ -326,7 +342,7 @@ class Summarizer:
         if await repo.store_summary(self.db, summary, now=self.clock(), current=current):
             await self.publish([summary])
             SUMMARIES.labels(summary.method).inc()
-        await repo.clear_pending(self.db, story_id, cluster.version)
+        await self._clear(story_id, cluster.version)
         self._last_done[story_id] = self.clock()
         self._retry_at.pop(story_id, None)
         self._attempts.pop((story_id, cluster.version), None)
