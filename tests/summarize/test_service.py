@@ -214,9 +214,9 @@ class TestPipeline:
 
         await summarizer.flush_once()
         assert [e.story_id for e in out.events] == ["quake"]
-        assert await mongo_db.summary_pending.count_documents({"_id": "ghost"}) == 1
+        assert await mongo_db.summary_pending.count_documents({"story_id": "ghost"}) == 1
         await summarizer.flush_once()  # backing off: not retried at once
-        assert await mongo_db.summary_pending.count_documents({"_id": "ghost"}) == 1
+        assert await mongo_db.summary_pending.count_documents({"story_id": "ghost"}) == 1
         clock.advance(1.1)
         await summarizer.flush_once()
         assert await mongo_db.summary_pending.count_documents({}) == 0
@@ -247,32 +247,32 @@ class TestPipeline:
         assert stored["method"] == "llm:fake"
         await summarizer.stop()
 
-    async def test_a_version_accepted_while_the_previous_one_is_cleared_stays_pending(
+    async def test_a_version_accepted_while_the_previous_one_is_summarised_stays_pending(
         self, mongo_db, make_summarizer, monkeypatch
     ):
-        # FerretDB's conditional delete reads, then deletes by _id: emulate it, slowly.
-        reading = asyncio.Event()
+        # FerretDB's conditional delete is a read, then a delete by _id: with one document per
+        # story, a newer version written in between was deleted with the old one. Versions are
+        # separate documents now; accept v2 while v1 is being cleared.
+        clearing = asyncio.Event()
+        clear = repository.clear_pending
 
-        async def racy_clear(db, story_id, version):
-            found = await db.summary_pending.find_one({"_id": story_id, "version": version})
-            reading.set()
+        async def slow_clear(db, ids):
+            clearing.set()
             await asyncio.sleep(0.2)
-            if found is not None:
-                await db.summary_pending.delete_one({"_id": story_id})
+            await clear(db, ids)
 
-        monkeypatch.setattr(repository, "clear_pending", racy_clear)
+        monkeypatch.setattr(repository, "clear_pending", slow_clear)
         await store_quake(mongo_db)
         summarizer = make_summarizer(out := Published())
         await summarizer.accept([cluster(1)])
         flush = asyncio.create_task(summarizer.flush_once())
-        await reading.wait()
+        await clearing.wait()
         await summarizer.accept([cluster(2)])  # its offset commits once this returns
         await flush
 
         assert [e.version for e in out.events] == [1]
-        pending = await mongo_db.summary_pending.find_one({"_id": "quake"})
-        assert pending is not None
-        assert pending["version"] == 2
+        pending = [d["version"] async for d in mongo_db.summary_pending.find()]
+        assert pending == [2]
 
     async def test_the_running_flusher_leads_then_trails_the_interval_without_being_polled(self, mongo_db):
         await store_quake(mongo_db)
@@ -290,6 +290,7 @@ class TestPipeline:
             assert [e.version for e in out.events] == [1]  # within the interval: coalesced
             await wait_for_events(out, 2)  # trailing edge: the last change, at the end of it
             assert [e.version for e in out.events] == [1, 3]
+            await summarizer.stop()  # lets the story in hand finish: its pending versions cleared
             assert await mongo_db.summary_pending.count_documents({}) == 0
         finally:
             await summarizer.stop()
@@ -324,7 +325,7 @@ class TestHandler:
             )
 
         assert dead == [b"{not json"]
-        pending = {d["_id"]: d["version"] async for d in mongo_db.summary_pending.find()}
+        pending = {d["story_id"]: d["version"] async for d in mongo_db.summary_pending.find()}
         assert pending == {"quake": 2, "b": 1}
 
 

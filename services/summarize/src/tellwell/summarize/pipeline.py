@@ -94,8 +94,8 @@ class Summarizer:
         self._done: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: dict[str, StoryCluster] = {}  # the accepted event of each queued story
-        # Striped per-story locks: a pending write and a pending delete of one story never overlap.
-        self._locks = [asyncio.Lock() for _ in range(64)]
+        # The pending versions of each story this replica knows (to delete once summarised).
+        self._pending_versions: dict[str, set[int]] = {}
         self._articles: OrderedDict[str, repo.Doc] = OrderedDict()
         self._sources: dict[str, tuple[datetime, Source | None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -104,69 +104,61 @@ class Summarizer:
     # ------------------------------------------------------------ accepting events
 
     async def accept(self, events: Sequence[StoryCluster]) -> None:
-        """Make the newest version of each story durable as pending work (before the offset commits)."""
+        """Make the newest version of each story durable as pending work (before the offset commits).
+
+        One write per batch (``insert_many`` of immutable per-version documents: FerretDB
+        serialises writes, so one per story made a batch of 60 stories take a second or more), and
+        reads only for stories this replica does not know yet (their stored summary version)."""
         newest: dict[str, StoryCluster] = {}
         for e in events:
             if e.story_id not in newest or e.version > newest[e.story_id].version:
                 newest[e.story_id] = e
         SKIPPED.labels("superseded_in_batch").inc(len(events) - len(newest))
-        await asyncio.gather(*(self._accept_one(e) for e in newest.values()))
-        self._wake.set()
-
-    async def _accept_one(self, event: StoryCluster) -> None:
-        story = event.story_id
+        unknown = [s for s in newest if s not in self._known]
+        stored = dict(
+            zip(unknown, await asyncio.gather(*(repo.get_summary(self.db, s) for s in unknown)), strict=True)
+        )
         now = self.clock()
-        known = self._known.get(story)
-        if known is not None:
-            # This replica wrote the story's pending or stored version: no need to read them back.
-            if event.version <= known:
+        accepted: list[tuple[StoryCluster, datetime]] = []
+        for story, event in newest.items():
+            if event.version <= self._known.get(story, 0):
+                SKIPPED.labels("stale").inc()  # this replica already has it pending or stored
+                continue
+            summary = stored.get(story)
+            if summary is not None and summary[0].version >= event.version:
                 SKIPPED.labels("stale").inc()
-                return
+                continue
             queued = self._due.get(story)
             if event.merged_into is not None:
                 due = now  # the survivor's readers need the redirect now
             elif queued is not None:
                 due = queued[0]
+            elif summary is not None:
+                due = max(now, summary[1] + self.debounce)
             else:
-                due = now  # ``_when`` adds the debounce after the last summary
-        else:
-            stored, pending = await asyncio.gather(
-                repo.get_summary(self.db, story), repo.get_pending(self.db, story)
-            )
-            if stored is not None and stored[0].version >= event.version:
-                SKIPPED.labels("stale").inc()
-                return
-            if pending is not None and pending["version"] >= event.version:
-                SKIPPED.labels("already_pending").inc()
-                return
-            if event.merged_into is not None:
-                due = now
-            elif pending is not None:
-                due = pending["due_at"]
-            elif stored is not None:
-                due = max(now, stored[1] + self.debounce)
-            else:
-                due = now
-        async with self._story_lock(story):
-            await repo.put_pending(self.db, event, owner=self.replica, due_at=due, now=now)
+                due = now  # ``_when`` adds the debounce after this replica's last summary
+            accepted.append((event, due))
+        await repo.put_pending(
+            self.db, [repo.pending_doc(e, owner=self.replica, due_at=d, now=now) for e, d in accepted]
+        )
         if len(self._known) > 200_000:  # bounded memory; a forgotten story is simply read again
             self._known.clear()
-        self._known[story] = event.version
-        self._due[story] = (due, event.version, event.merged_into is not None)
-        self._events[story] = event
-
-    def _story_lock(self, story_id: str) -> asyncio.Lock:
-        return self._locks[hash(story_id) % len(self._locks)]
+        for event, due in accepted:
+            story = event.story_id
+            self._known[story] = event.version
+            self._due[story] = (due, event.version, event.merged_into is not None)
+            self._events[story] = event
+            self._pending_versions.setdefault(story, set()).add(event.version)
+        self._wake.set()
 
     async def _clear(self, story_id: str, version: int) -> None:
-        """Delete the story's pending document if it still holds ``version``.
-
-        FerretDB's conditional delete is a read and then a delete by ``_id``, not atomic: a newer
-        version written between the two was deleted with it, its offset already committed, and the
-        story never summarised again (articles lost from the views). The accept of a newer version
-        and this delete therefore never overlap for a story (per-story lock, this replica)."""
-        async with self._story_lock(story_id):
-            await repo.clear_pending(self.db, story_id, version)
+        """Delete the pending documents of ``version`` and of the older versions this replica knows."""
+        known = self._pending_versions.get(story_id, set())
+        done = {v for v in known if v <= version} | {version}
+        await repo.clear_pending(self.db, [repo.pending_id(story_id, v) for v in sorted(done)])
+        known -= done
+        if not known:
+            self._pending_versions.pop(story_id, None)
 
     # ------------------------------------------------------------ the flusher
 
@@ -222,12 +214,22 @@ class Summarizer:
         another replica's that are ``takeover_s`` overdue (that replica is gone)."""
         now = self.clock()
         takeover = timedelta(seconds=self.config.takeover_s)
+        newest: dict[str, repo.Doc] = {}
+        versions: dict[str, set[int]] = {}
         for doc in await repo.all_pending(self.db):
-            story, version = str(doc["_id"]), int(doc["version"])
-            if story in self._due or self._done.get(story, 0) >= version:
+            story = doc.get("story_id")
+            if not isinstance(story, str):
+                continue  # not a per-version document
+            versions.setdefault(story, set()).add(int(doc["version"]))
+            if story not in newest or doc["version"] > newest[story]["version"]:
+                newest[story] = doc
+        for story, doc in newest.items():
+            version = int(doc["version"])
+            if story in self._due or story in self._in_flight or self._done.get(story, 0) >= version:
                 continue  # held already, or a stale read of work just finished
             if doc.get("owner") == self.replica or doc["due_at"] + takeover < now:
                 self._due[story] = (doc["due_at"], version, bool(doc.get("merged")))
+                self._pending_versions.setdefault(story, set()).update(versions[story])
 
     def _when(self, story: str) -> datetime:
         """When a queued story may run: its due time, after its retry back-off, and (unless it is a
@@ -282,8 +284,8 @@ class Summarizer:
             self._events.pop(story_id, None)
 
     async def _failed(self, story_id: str, exc: Exception) -> None:
-        pending = await repo.get_pending(self.db, story_id)
-        version = int(pending["version"]) if pending else 0
+        queued = self._due.get(story_id)
+        version = queued[1] if queued else 0
         key = (story_id, version)
         self._attempts[key] = self._attempts.get(key, 0) + 1
         final = self._attempts[key] >= self.config.max_attempts
@@ -307,17 +309,18 @@ class Summarizer:
         started = self.clock()
         # The accepted event is in memory: its members are read while the pending document and the
         # stored summary are (one round trip instead of two before the summarising starts).
+        version = self._due[story_id][1]
         hint = self._events.get(story_id)
-        loaded, stored, prefetched = await asyncio.gather(
-            repo.load_pending(self.db, story_id),
+        if hint is not None and hint.version != version:
+            hint = None
+        cluster, stored, prefetched = await asyncio.gather(
+            repo.load_pending(self.db, story_id, version),
             repo.get_summary(self.db, story_id),
             self.articles(hint) if hint is not None else asyncio.sleep(0, None),
         )
-        if loaded is None:  # done meanwhile (by another replica that took it over)
-            queued = self._due.get(story_id)
-            self._done[story_id] = max(self._done.get(story_id, 0), queued[1] if queued else 0)
+        if cluster is None:  # done meanwhile (by another replica that took it over)
+            self._done[story_id] = max(self._done.get(story_id, 0), version)
             return None
-        cluster, _ = loaded
         previous = stored[0] if stored else None
         self._done[story_id] = cluster.version
         if previous is not None and previous.version > cluster.version:
@@ -328,7 +331,7 @@ class Summarizer:
             await self.publish([previous])
             await self._clear(story_id, cluster.version)
             return previous
-        if prefetched is not None and hint is not None and hint.version == cluster.version:
+        if prefetched is not None:
             articles = prefetched
         else:
             articles = await self.articles(cluster)

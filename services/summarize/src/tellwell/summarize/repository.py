@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from tellwell.common.events import Lean, StoryCluster, StorySummary
 from tellwell.common.sources import Source
@@ -26,6 +27,7 @@ DB = AsyncDatabase[dict[str, Any]]
 Doc = dict[str, Any]
 
 PENDING = "summary_pending"
+DUPLICATE_KEY = 11000
 SUMMARIES = "story_summaries"
 ARTICLE_FIELDS = {
     "url": 1,
@@ -43,14 +45,18 @@ ARTICLE_FIELDS = {
 # ---------------------------------------------------------------- pending (debounced) work
 
 
-async def get_pending(db: DB, story_id: str) -> Doc | None:
-    return await db[PENDING].find_one({"_id": story_id})
+def pending_id(story_id: str, version: int) -> str:
+    return f"{story_id}@{version}"
 
 
-async def put_pending(db: DB, event: StoryCluster, *, owner: str, due_at: datetime, now: datetime) -> None:
-    """The story's newest unsummarised version replaces the previous one (one doc per story)."""
-    doc = {
-        "_id": event.story_id,
+def pending_doc(event: StoryCluster, *, owner: str, due_at: datetime, now: datetime) -> Doc:
+    """One accepted version of a story. Documents are immutable (one per story and version), so a
+    delete by ``_id`` removes exactly the version that was done: FerretDB's conditional delete is
+    a read then a delete by ``_id``, which removed a newer version written in between when one
+    document per story was replaced in place."""
+    return {
+        "_id": pending_id(event.story_id, event.version),
+        "story_id": event.story_id,
         "version": event.version,
         "cluster": event.model_dump_json(),
         "owner": owner,
@@ -58,24 +64,33 @@ async def put_pending(db: DB, event: StoryCluster, *, owner: str, due_at: dateti
         "due_at": due_at,
         "updated_at": now,
     }
-    await db[PENDING].replace_one({"_id": event.story_id}, doc, upsert=True)
 
 
-async def all_pending(db: DB, limit: int = 2000) -> list[Doc]:
-    """Every pending story (a small collection: stories drop out once summarised)."""
+async def put_pending(db: DB, docs: Sequence[Doc]) -> None:
+    """All accepted versions of a batch in one write; a version already stored (a redelivery)
+    stays as it is."""
+    if not docs:
+        return
+    try:
+        await db[PENDING].insert_many(list(docs), ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
+
+
+async def all_pending(db: DB, limit: int = 5000) -> list[Doc]:
+    """Every pending version (a small collection: versions drop out once summarised)."""
     return [d async for d in db[PENDING].find({}, {"cluster": 0}).limit(limit)]
 
 
-async def load_pending(db: DB, story_id: str) -> tuple[StoryCluster, str] | None:
-    doc = await db[PENDING].find_one({"_id": story_id})
-    if doc is None:
-        return None
-    return StoryCluster.model_validate_json(doc["cluster"]), str(doc.get("owner", ""))
+async def load_pending(db: DB, story_id: str, version: int) -> StoryCluster | None:
+    doc = await db[PENDING].find_one({"_id": pending_id(story_id, version)})
+    return None if doc is None else StoryCluster.model_validate_json(doc["cluster"])
 
 
-async def clear_pending(db: DB, story_id: str, version: int) -> None:
-    """Done with this version; a newer version stored meanwhile stays pending."""
-    await db[PENDING].delete_one({"_id": story_id, "version": version})
+async def clear_pending(db: DB, ids: Sequence[str]) -> None:
+    """Done with these versions (exact ids: a newer version stays pending)."""
+    await asyncio.gather(*(db[PENDING].delete_one({"_id": i}) for i in ids))
 
 
 # ---------------------------------------------------------------- summaries
