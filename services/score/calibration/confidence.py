@@ -20,8 +20,14 @@ from collections import defaultdict
 from datetime import datetime
 
 from tellwell.common.testing import make_story_cluster
-from tellwell.ingest.registry import BUNDLED_KITE, BUNDLED_MBFC, load_kite, load_mbfc, merge_sources
-from tellwell.ingest.registry import registrable_domain
+from tellwell.ingest.registry import (
+    BUNDLED_KITE,
+    BUNDLED_MBFC,
+    load_kite,
+    load_mbfc,
+    merge_sources,
+    registrable_domain,
+)
 from tellwell.score.bench import _domain
 from tellwell.score.domain import Member, score_story
 from tellwell.summarize.domain import Article, summarize
@@ -55,9 +61,9 @@ def main(path: str) -> None:
     for k in (1, 2, 3, 5, 10, None):
         values = [score_headlines(items[:k]) for items in stories.values() if k is None or len(items) >= k]
         q = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
-        print(
+        sys.stdout.write(
             f"first {k or 'all'} members: {len(values)} stories, confidence p25/p50/p75 "
-            f"{q[0]:.1f}/{q[1]:.1f}/{q[2]:.1f}, min {min(values):.1f}, max {max(values):.1f}"
+            f"{q[0]:.1f}/{q[1]:.1f}/{q[2]:.1f}, min {min(values):.1f}, max {max(values):.1f}\n"
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,15 @@ class Batch:
 
     published: list[StoryScored] = field(default_factory=list)
     failed: dict[str, Exception] = field(default_factory=dict)
+
+
+@dataclass
+class Timings:
+    """Where a batch's time went, summed over its stories (they overlap: sums exceed the wall time)."""
+
+    read_s: float = 0.0  # members, related views, sources
+    score_s: float = 0.0  # domain.score_story (CPU, blocks the loop)
+    store_s: float = 0.0  # the version-checked write
 
 
 def latest_per_story(summaries: Sequence[StorySummary]) -> list[StorySummary]:
@@ -69,12 +79,14 @@ class ScorePipeline:
         self.clock = clock
         self.max_members = max_members
         self._limit = asyncio.Semaphore(concurrency)
+        self.timings = Timings()
 
     async def process_batch(self, summaries: Sequence[StorySummary]) -> Batch:
         """Score, store and publish each story of the batch. A story that fails is reported in
         ``failed`` (its records go to the DLQ) and does not hold back the others; a store that is
         unreachable fails the whole batch, so that it is redelivered."""
         stories = latest_per_story(summaries)
+        started, self.timings = time.perf_counter(), Timings()
         results = await asyncio.gather(*(self._one(s) for s in stories), return_exceptions=True)
         batch = Batch()
         replaced: list[StoryScored] = []
@@ -94,6 +106,18 @@ class ScorePipeline:
         # The race re-check of replaced views runs after publishing (off the story's latency), but
         # before the batch is acknowledged: an older view that landed after ours is undone here.
         await asyncio.gather(*(self._confirm(view) for view in replaced))
+        t = self.timings
+        log.info(
+            "batch: %d records, %d stories, %d published in %.3f s (sums: read %.3f s, score %.3f s, "
+            "store %.3f s)",
+            len(summaries),
+            len(stories),
+            len(batch.published),
+            time.perf_counter() - started,
+            t.read_s,
+            t.score_s,
+            t.store_s,
+        )
         return batch
 
     async def _confirm(self, view: StoryScored) -> None:
@@ -117,6 +141,7 @@ class ScorePipeline:
             log.warning("%s: %d members, scoring the newest %d", summary.story_id, len(ids), self.max_members)
             ids = ids[-self.max_members :]  # member_ids are oldest first
         # related views (cached: score stored most of them itself) are read while the members are
+        started = time.perf_counter()
         (members, missing), related = await asyncio.gather(
             repo.load_members(self.db, ids, self.articles),
             repo.load_views(self.db, [r.story_id for r in summary.related[:MAX_RELATED]], self.views),
@@ -126,7 +151,8 @@ class ScorePipeline:
                 "%s v%s: %d member article(s) not found", summary.story_id, summary.version, len(missing)
             )
         sources = await self.sources.get_many(self.db, {m.source for m in members})
-        return score_story(
+        read = time.perf_counter()
+        view = score_story(
             summary,
             members,
             sources,
@@ -135,11 +161,15 @@ class ScorePipeline:
             related=related,
             cache=self.passages,
         )
+        self.timings.read_s += read - started
+        self.timings.score_s += time.perf_counter() - read
+        return view
 
     async def _one(self, summary: StorySummary) -> tuple[StoryScored, bool] | None:
         """The view stored for this summary, and whether its race re-check is still due."""
         async with self._limit:
             view = await self.score(summary)
+            started = time.perf_counter()
             known = self.views.version(view.story_id)
             outcome, stored = await repo.store_view(
                 self.db,
@@ -149,6 +179,7 @@ class ScorePipeline:
                 known_version=known,
                 recheck=False,
             )
+            self.timings.store_s += time.perf_counter() - started
         if outcome is repo.Outcome.stale:
             log.info("%s v%s: a newer view is stored; ignored", summary.story_id, summary.version)
             return None
