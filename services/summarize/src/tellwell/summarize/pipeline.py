@@ -342,9 +342,16 @@ class Summarizer:
                 domain.summarize, cluster, articles, params=self.params, model=self.model
             )
         current = (previous.version, previous.method) if previous is not None else None
-        if await repo.store_summary(self.db, summary, now=self.clock(), current=current):
-            await self.publish([summary])
-            SUMMARIES.labels(summary.method).inc()
+        # Stored and published at once (the hop waits for the slower of the two, not for both in
+        # turn). The pending version stays until both are done: a summary stored but not published
+        # is re-emitted unchanged by the retry; one published but not stored is summarised again
+        # (same version; subscribers keep the first of a version). The previous version was read
+        # just now, so the store only loses to another replica's newer summary (then the older
+        # one published here is ignored downstream as stale).
+        await asyncio.gather(
+            repo.store_summary(self.db, summary, now=self.clock(), current=current), self.publish([summary])
+        )
+        SUMMARIES.labels(summary.method).inc()
         await self._clear(story_id, cluster.version)
         self._last_done[story_id] = self.clock()
         self._retry_at.pop(story_id, None)
