@@ -60,7 +60,7 @@ class ScorePipeline:
         publish: Publish,
         params: ScoreParams | None = None,
         *,
-        concurrency: int = 8,
+        concurrency: int = 32,
         source_cache_s: float = 300.0,
         recheck_delay_s: float = 0.025,
         max_members: int = 1000,

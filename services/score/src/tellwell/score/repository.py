@@ -113,28 +113,33 @@ def source_from_doc(doc: Doc) -> Source:
 
 
 class SourceCache:
-    """Registry entries reused for ``ttl_s`` (a rating edit shows up within that time); an outlet the
-    registry does not know is ``unrated``."""
+    """The whole registry, read in one query and reloaded when older than ``ttl_s`` (a rating edit
+    shows up within that time); an outlet the registry does not know is ``unrated``.
+
+    The registry is small (a few thousand outlets) and rarely changes, while a story brings new
+    outlets at every version: one read of all of it every few minutes replaces a lookup per new
+    outlet, each of which would add a round trip to a story's latency."""
 
     def __init__(self, ttl_s: float = 300.0) -> None:
         self.ttl_s = ttl_s
-        self._entries: dict[str, tuple[float, Source]] = {}
+        self._entries: dict[str, Source] = {}
+        self._loaded_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def _load(self, db: DB) -> None:
+        entries: dict[str, Source] = {}
+        async for doc in db.sources.find({}):
+            try:
+                entries[str(doc["_id"])] = source_from_doc(doc)
+            except ValueError:  # a broken registry entry must not stop scoring: treat it as unrated
+                log.warning("unreadable source document %r; scoring it as unrated", doc.get("_id"))
+        self._entries, self._loaded_at = entries, time.monotonic()
 
     async def get_many(self, db: DB, domains: Iterable[str]) -> dict[str, Source]:
-        now = time.monotonic()
-        wanted = set(domains)
-        fresh = {d: e[1] for d in wanted if (e := self._entries.get(d)) and now - e[0] < self.ttl_s}
-        missing = sorted(wanted - fresh.keys())
-        docs = await asyncio.gather(*(db.sources.find_one({"_id": d}) for d in missing))
-        for domain, doc in zip(missing, docs, strict=True):
-            try:
-                source = source_from_doc(doc) if doc else Source(domain=domain)
-            except ValueError:  # a broken registry entry must not stop scoring: treat it as unrated
-                log.warning("unreadable source document %r; scoring it as unrated", domain)
-                source = Source(domain=domain)
-            self._entries[domain] = (now, source)
-            fresh[domain] = source
-        return fresh
+        async with self._lock:  # stories scored at once share one reload
+            if self._loaded_at is None or time.monotonic() - self._loaded_at >= self.ttl_s:
+                await self._load(db)
+        return {d: self._entries.get(d) or Source(domain=d) for d in set(domains)}
 
 
 # ---------------------------------------------------------------- story_views (ours)

@@ -13,7 +13,9 @@ class Settings(ServiceSettings):
     port: int = 8004
     batch_max: int = Field(default=32, ge=1, description="story.summary records handled as one batch.")
     batch_wait_ms: int = Field(default=100, ge=0, description="How long a lone record waits for company.")
-    concurrency: int = Field(default=8, ge=1, description="Stories of one batch scored at once (I/O bound).")
+    concurrency: int = Field(
+        default=32, ge=1, description="Stories of one batch scored at once (I/O bound: a batch in one wave)."
+    )
     revision: int = Field(default=1, ge=1, le=49, description="Scorer revision; see view_version.")
     blindspot_share: float = Field(
         default=0.8, gt=0.5, le=1.0, description="One side's share of rated reports."
