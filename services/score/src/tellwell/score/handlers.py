@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 from faststream import Context
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
-from tellwell.common.events import StoryScored, StorySummary
-from tellwell.common.kafka import consumer_options, dead_letter, publish_keyed, records_of
+from tellwell.common.events import StorySummary
+from tellwell.common.kafka import consumer_options, dead_letter, decode_batch, story_publisher
 from tellwell.common.topics import Topic
 from tellwell.score.pipeline import Publish, ScorePipeline
 
@@ -33,12 +31,7 @@ def make_router(
     async def score_summaries(message: KafkaMessage, pipeline: PipelineDep, broker: BrokerDep) -> None:
         """Decode each record and score the batch's stories; an undecodable record, or one whose story
         cannot be scored, goes to the DLQ alone."""
-        decoded: list[tuple[Any, StorySummary]] = []
-        for record in records_of(message):
-            try:
-                decoded.append((record, StorySummary.model_validate_json(record.value)))
-            except (ValidationError, UnicodeDecodeError, TypeError) as exc:
-                await dead_letter(broker, record, exc, group=group)
+        decoded = await decode_batch(broker, message, StorySummary, group=group)
         if decoded:
             batch = await pipeline.process_batch([event for _, event in decoded])
             for record, event in decoded:  # a story that failed goes to the DLQ alone
@@ -50,8 +43,4 @@ def make_router(
 
 def kafka_publisher(broker: KafkaBroker, topic: str = Topic.story_scored) -> Publish:
     """``story.scored`` keyed by story id."""
-
-    async def publish(events: Sequence[StoryScored]) -> None:
-        await publish_keyed(broker, topic, events, key=lambda e: e.story_id)
-
-    return publish
+    return story_publisher(broker, topic)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from faststream import Context
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
-from tellwell.common.events import StoryCluster, StorySummary
-from tellwell.common.kafka import consumer_options, dead_letter, publish_keyed, records_of
+from tellwell.common.events import StoryCluster
+from tellwell.common.kafka import consumer_options, decode_batch, story_publisher
 from tellwell.common.topics import Topic
 from tellwell.summarize.pipeline import Publish, Summarizer
 
@@ -34,12 +32,7 @@ def make_router(
         """Decode each record (a bad one goes to the DLQ alone); store the batch as pending work.
 
         Returns once the pending documents are durable, so the offsets commit after that."""
-        events: list[StoryCluster] = []
-        for record in records_of(message):
-            try:
-                events.append(StoryCluster.model_validate_json(record.value))
-            except (ValidationError, UnicodeDecodeError, TypeError) as exc:
-                await dead_letter(broker, record, exc, group=group)
+        events = [event for _, event in await decode_batch(broker, message, StoryCluster, group=group)]
         if events:
             await summarizer.accept(events)
 
@@ -48,8 +41,4 @@ def make_router(
 
 def kafka_publisher(broker: KafkaBroker, topic: str = Topic.story_summary) -> Publish:
     """``story.summary`` keyed by story id, acknowledged by Kafka before returning."""
-
-    async def publish(events: Sequence[StorySummary]) -> None:
-        await publish_keyed(broker, topic, events, key=lambda e: e.story_id)
-
-    return publish
+    return story_publisher(broker, topic)

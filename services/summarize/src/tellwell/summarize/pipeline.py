@@ -348,9 +348,14 @@ class Summarizer:
         # (same version; subscribers keep the first of a version). The previous version was read
         # just now, so the store only loses to another replica's newer summary (then the older
         # one published here is ignored downstream as stale).
-        await asyncio.gather(
-            repo.store_summary(self.db, summary, now=self.clock(), current=current), self.publish([summary])
+        outcomes = await asyncio.gather(
+            repo.store_summary(self.db, summary, now=self.clock(), current=current),
+            self.publish([summary]),
+            return_exceptions=True,  # both finish before a failure propagates: no store left running
         )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         SUMMARIES.labels(summary.method).inc()
         await self._clear(story_id, cluster.version)
         self._last_done[story_id] = self.clock()
