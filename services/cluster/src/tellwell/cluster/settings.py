@@ -16,7 +16,8 @@ class Settings(ServiceSettings):
     # Batching: embeddings and index queries run per batch; a lone article waits at most this long.
     batch_max: int = Field(default=64, ge=1, le=1000)
     batch_wait_ms: int = Field(default=200, ge=0, le=5000)
-    # The same MiniLM weights in ONNX Runtime (default; ~2.7x faster on CPU) or in PyTorch.
+    # The same MiniLM weights in ONNX Runtime (default: as fast idle, far steadier under CPU
+    # contention) or in PyTorch; see tellwell.common.embed.Encoder.
     encoder_backend: Literal["onnx", "torch"] = "onnx"
 
 
