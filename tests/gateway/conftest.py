@@ -19,7 +19,11 @@ from tellwell.gateway.app import create_app
 from tellwell.gateway.settings import Settings
 
 DB = AsyncDatabase[dict[str, Any]]
-NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def now() -> datetime:
+    """The time of the call (not of the import: a long test run must not age the fixtures)."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def story(i: int, **overrides: Any) -> StoryScored:
@@ -27,8 +31,7 @@ def story(i: int, **overrides: Any) -> StoryScored:
     fields: dict[str, Any] = {
         "story_id": f"story-{i:03d}",
         "title": f"Story number {i}: earthquake of magnitude 7.1 hits central Chile",
-        # Now at the call, not at import: a page shows "just now" however late in the session it runs.
-        "last_published_at": datetime.now(UTC).replace(microsecond=0) - timedelta(hours=i),
+        "last_published_at": now() - timedelta(hours=i),
         "hotness": 100.0 - i,
     }
     fields.update(overrides)

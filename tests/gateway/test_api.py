@@ -8,7 +8,7 @@ import pytest
 
 from tellwell.common.events import Blindspot, Category, LeanDistribution
 from tellwell.common.settings import MongoSettings
-from tests.gateway.conftest import NOW, put_views, story
+from tests.gateway.conftest import now, put_views, story
 
 pytestmark = pytest.mark.mongo
 
@@ -27,7 +27,7 @@ class TestFeed:
 
         first, cursor = await ids(client, "/v1/stories", sort="new", limit=3)
         # A newer story and a hotter one arrive while the reader pages on.
-        await put_views(mongo_db, [story(99, last_published_at=NOW + timedelta(minutes=5), hotness=500.0)])
+        await put_views(mongo_db, [story(99, last_published_at=now() + timedelta(minutes=5), hotness=500.0)])
         await app.state.changes.poll_once()
         second, cursor = await ids(client, "/v1/stories", sort="new", limit=3, cursor=cursor)
         third, cursor = await ids(client, "/v1/stories", sort="new", limit=3, cursor=cursor)
@@ -59,7 +59,7 @@ class TestFeed:
                     lean=LeanDistribution(left=0.0, center=0.0, right=1.0, unrated=0),
                     blindspot=Blindspot(side="right", share=1.0),
                 ),
-                story(2, last_published_at=NOW - timedelta(days=10)),
+                story(2, last_published_at=now() - timedelta(days=10)),
                 story(3, merged_into="story-000"),
             ],
         )

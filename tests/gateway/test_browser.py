@@ -26,7 +26,7 @@ from tellwell.common.mongo import make_mongo_client
 from tellwell.common.settings import MongoSettings
 from tellwell.common.views import STORY_VIEWS
 from tests.fixtures.infra import REPO, Infra
-from tests.gateway.conftest import DB, NOW, put_views, story
+from tests.gateway.conftest import DB, now, put_views, story
 
 pytestmark = [pytest.mark.browser, pytest.mark.mongo]
 
@@ -161,7 +161,7 @@ class TestReading:
             last_published_at=datetime.now(UTC) - timedelta(minutes=39),
         )
         await publish(
-            views_db, gateway_url, [story(0), science, story(2, last_published_at=NOW - timedelta(days=3))]
+            views_db, gateway_url, [story(0), science, story(2, last_published_at=now() - timedelta(days=3))]
         )
 
         await page.goto(gateway_url + "/")
