@@ -110,13 +110,19 @@ async def views_db(browser_mongo: MongoSettings, gateway_url: str) -> AsyncItera
 
 
 async def publish(db: DB, gateway_url: str, views: list[StoryScored]) -> None:
-    """Write views as score does and wait until the gateway serves them (its poll has seen them)."""
-    await put_views(db, views)
+    """Write views as score does and wait until the gateway serves them (its poll has seen them).
+
+    Waits for these very writes (their ``updated_at``), not just their ids: an earlier test may have
+    left a view with the same id in the gateway's caches."""
+    at = datetime.now(UTC)
+    written = at.replace(microsecond=at.microsecond // 1000 * 1000)  # stored to the millisecond
+    await put_views(db, views, updated_at=written)
     expected = {v.story_id for v in views if v.merged_into is None}
     async with httpx.AsyncClient(base_url=gateway_url) as http:
         for _ in range(100):
-            body = (await http.get("/v1/stories", params={"limit": 100})).json()
-            if {item["id"] for item in body["items"]} == expected:
+            items = (await http.get("/v1/stories", params={"limit": 100})).json()["items"]
+            fresh = all(datetime.fromisoformat(item["updated_at"]) >= written for item in items)
+            if {item["id"] for item in items} == expected and fresh:
                 return
             await asyncio.sleep(0.05)
     raise AssertionError(f"the gateway did not show {sorted(expected)} within 5 s")
