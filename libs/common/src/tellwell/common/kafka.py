@@ -19,13 +19,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import aiokafka.errors
 import pymongo.errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from faststream import AckPolicy, BaseMiddleware
-from faststream.kafka import KafkaBroker
+from faststream import AckPolicy, BaseMiddleware, Context
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
@@ -228,6 +228,27 @@ async def publish_keyed(
     message, then wait until Kafka has acknowledged every one."""
     pending = [await broker.publish(e, topic, key=key(e).encode(), no_confirm=True) for e in events]
     await asyncio.gather(*pending)
+
+
+BrokerDep = Annotated[KafkaBroker, Context("broker")]
+"""The running broker, for handlers that dead-letter records themselves."""
+
+
+def batch_subscriber(
+    router: KafkaRouter, source: str, *, group: str, batch_max: int, batch_wait_ms: int
+) -> Callable[[Any], Any]:
+    """The subscriber decorator every TellWell consumer uses: batches of up to ``batch_max``
+    records (a lone record waits at most ``batch_wait_ms``), with ``consumer_options``."""
+    return cast(
+        Callable[[Any], Any],
+        router.subscriber(
+            source,
+            batch=True,
+            max_records=batch_max,
+            batch_timeout_ms=batch_wait_ms,
+            **consumer_options(group),
+        ),
+    )
 
 
 def consumer_options(group_id: str) -> dict[str, Any]:

@@ -10,13 +10,12 @@ from faststream.kafka.annotations import KafkaMessage
 
 from tellwell.cluster.pipeline import ClusterPipeline, Publish
 from tellwell.common.events import RawArticle
-from tellwell.common.kafka import consumer_options, decode_batch, story_publisher
+from tellwell.common.kafka import BrokerDep, batch_subscriber, decode_batch, story_publisher
 from tellwell.common.topics import Topic
 
 GROUP = "cluster"
 
 PipelineDep = Annotated[ClusterPipeline, Context("pipeline")]
-BrokerDep = Annotated[KafkaBroker, Context("broker")]
 
 
 def make_router(
@@ -25,9 +24,7 @@ def make_router(
     """The subscriber, as a router (tests point it at their own topic and group)."""
     router = KafkaRouter()
 
-    @router.subscriber(  # type: ignore[untyped-decorator]  # the **options hide the overload's types
-        source, batch=True, max_records=batch_max, batch_timeout_ms=batch_wait_ms, **consumer_options(group)
-    )
+    @batch_subscriber(router, source, group=group, batch_max=batch_max, batch_wait_ms=batch_wait_ms)
     async def cluster_articles(message: KafkaMessage, pipeline: PipelineDep, broker: BrokerDep) -> None:
         """Decode each record (a bad one goes to the DLQ alone), then cluster the batch as one."""
         events = [event for _, event in await decode_batch(broker, message, RawArticle, group=group)]

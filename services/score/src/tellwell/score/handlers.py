@@ -9,14 +9,13 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 
 from tellwell.common.events import StorySummary
-from tellwell.common.kafka import consumer_options, dead_letter, decode_batch, story_publisher
+from tellwell.common.kafka import BrokerDep, batch_subscriber, dead_letter, decode_batch, story_publisher
 from tellwell.common.topics import Topic
 from tellwell.score.pipeline import Publish, ScorePipeline
 
 GROUP = "score"
 
 PipelineDep = Annotated[ScorePipeline, Context("pipeline")]
-BrokerDep = Annotated[KafkaBroker, Context("broker")]
 
 
 def make_router(
@@ -25,9 +24,7 @@ def make_router(
     """The subscriber, as a router (tests point it at their own topic and group)."""
     router = KafkaRouter()
 
-    @router.subscriber(  # type: ignore[untyped-decorator]  # the **options hide the overload's types
-        source, batch=True, max_records=batch_max, batch_timeout_ms=batch_wait_ms, **consumer_options(group)
-    )
+    @batch_subscriber(router, source, group=group, batch_max=batch_max, batch_wait_ms=batch_wait_ms)
     async def score_summaries(message: KafkaMessage, pipeline: PipelineDep, broker: BrokerDep) -> None:
         """Decode each record and score the batch's stories; an undecodable record, or one whose story
         cannot be scored, goes to the DLQ alone."""

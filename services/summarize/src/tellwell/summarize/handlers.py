@@ -9,14 +9,13 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 
 from tellwell.common.events import StoryCluster
-from tellwell.common.kafka import consumer_options, decode_batch, story_publisher
+from tellwell.common.kafka import BrokerDep, batch_subscriber, decode_batch, story_publisher
 from tellwell.common.topics import Topic
 from tellwell.summarize.pipeline import Publish, Summarizer
 
 GROUP = "summarize"
 
 SummarizerDep = Annotated[Summarizer, Context("summarizer")]
-BrokerDep = Annotated[KafkaBroker, Context("broker")]
 
 
 def make_router(
@@ -25,9 +24,7 @@ def make_router(
     """The subscriber, as a router (tests point it at their own topic and group)."""
     router = KafkaRouter()
 
-    @router.subscriber(  # type: ignore[untyped-decorator]  # the **options hide the overload's types
-        source, batch=True, max_records=batch_max, batch_timeout_ms=batch_wait_ms, **consumer_options(group)
-    )
+    @batch_subscriber(router, source, group=group, batch_max=batch_max, batch_wait_ms=batch_wait_ms)
     async def accept_clusters(message: KafkaMessage, summarizer: SummarizerDep, broker: BrokerDep) -> None:
         """Decode each record (a bad one goes to the DLQ alone); store the batch as pending work.
 
