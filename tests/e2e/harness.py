@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ import httpx
 from pymongo import MongoClient
 
 from tellwell.cli.pipeline import PipelineWatch, live_partition
-from tellwell.cli.procs import LocalStack, Service, ServiceProcs
+from tellwell.cli.procs import LocalStack, Service, ServiceProcs, tellwell_argv
 from tellwell.common.events import StoryScored
 from tellwell.common.kafka import ensure_topics
 from tellwell.common.views import STORY_VIEWS, view_from_document
@@ -44,7 +43,7 @@ def corpus_rows(n: int) -> list[dict[str, Any]]:
 
 
 def run_cli(env: dict[str, str], *args: str) -> str:
-    command = [sys.executable, "-c", "from tellwell.cli.main import main; main()", *args]
+    command = tellwell_argv(*args)
     done = subprocess.run(command, env=dict(os.environ) | env, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"tellwell {' '.join(args)} failed: {done.stderr[-2000:]}")

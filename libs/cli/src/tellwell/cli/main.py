@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
@@ -21,7 +20,15 @@ from typing import Annotated
 import typer
 
 from tellwell.cli.pipeline import bench_pipeline
-from tellwell.cli.procs import DEFAULT_PORTS, LocalStack, Service, ServiceProcs, repo_root, service_command
+from tellwell.cli.procs import (
+    DEFAULT_PORTS,
+    LocalStack,
+    Service,
+    ServiceProcs,
+    repo_root,
+    service_command,
+    tellwell_argv,
+)
 from tellwell.common.kafka import ensure_topics
 from tellwell.common.settings import KafkaSettings
 
@@ -108,7 +115,7 @@ def shifted_corpus(source: Path, out: Path, newest_age: timedelta = timedelta(mi
 
 def tellwell_cli(*args: str) -> int:
     """Run another ``tellwell`` command (a service's plugin) as a child process."""
-    return subprocess.call([sys.executable, "-c", "from tellwell.cli.main import main; main()", *args])
+    return subprocess.call(tellwell_argv(*args))
 
 
 async def story_view_counts() -> tuple[int, int]:

@@ -18,7 +18,6 @@ import json
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,7 +30,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from tellwell.cli.procs import LocalStack, Service, ServiceProcs
+from tellwell.cli.procs import LocalStack, Service, ServiceProcs, tellwell_argv
 from tellwell.common.events import StoryScored
 from tellwell.common.kafka import ensure_topics
 from tellwell.common.topics import Topic
@@ -183,7 +182,7 @@ def tellwell(*args: str, env: dict[str, str], quiet: bool = True) -> None:
     """Run a ``tellwell`` command (a service's plugin) as a child process on the given stack."""
     import os
 
-    command = [sys.executable, "-c", "from tellwell.cli.main import main; main()", *args]
+    command = tellwell_argv(*args)
     out = subprocess.DEVNULL if quiet else None
     rc = subprocess.call(command, env=dict(os.environ) | env, stdout=out, stderr=out)
     if rc != 0:

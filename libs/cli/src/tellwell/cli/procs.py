@@ -89,6 +89,11 @@ def service_command(service: Service | str, host: str, port: int) -> list[str]:
     ]
 
 
+def tellwell_argv(*args: str) -> list[str]:
+    """The command line of a ``tellwell`` subcommand (a service's plugin too) as a child process."""
+    return [sys.executable, "-c", "from tellwell.cli.main import main; main()", *args]
+
+
 def http_ok(url: str, timeout_s: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
