@@ -324,10 +324,12 @@ def bench_ingest(
     input: Annotated[Path, typer.Option("--input", exists=True, dir_okay=False, help="JSONL to import.")],
     batch: Annotated[int, typer.Option(min=1, max=5000)] = 500,
     database_name: Annotated[
-        str | None, typer.Option("--database", help="Default: a fresh bench database.")
+        str | None, typer.Option("--database", help="Default: a fresh bench database, dropped after.")
     ] = None,
 ) -> None:
-    """JSONL import to raw.article on the running stack; prints one JSON line."""
+    """JSONL import to raw.article on the running stack; prints one JSON line.
+
+    The articles still go to ``raw.article`` (a running cluster service will take them)."""
     import psutil
 
     db_name = database_name or f"tellwell_bench_{int(time.time())}"
@@ -342,6 +344,8 @@ def bench_ingest(
     started = time.perf_counter()
     result, errors = asyncio.run(import_file(input, batch, sample))
     elapsed = time.perf_counter() - started
+    if database_name is None:  # ours alone: nothing else reads it, so it does not pile up
+        asyncio.run(drop_database(db_name))
     articles = len(result.created) + len(result.duplicates)
     typer.echo(
         json.dumps(
@@ -360,6 +364,14 @@ def bench_ingest(
             }
         )
     )
+
+
+async def drop_database(name: str) -> None:
+    client = make_mongo_client(Settings().mongo)
+    try:
+        await client.drop_database(name)
+    finally:
+        await client.close()
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
