@@ -6,8 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 MONGO_PORT="${MONGO_PORT:-27017}"
-# "-idx": built with the _id index fix below (a different name, so an unpatched build is replaced).
-BIN="$LOCAL/bin/ferretdb-$FERRETDB_VERSION-idx"
+# ".tw2": built with our two _id lookup fixes below (patch level 2: a new level gets a new name,
+# so an older build is replaced rather than reused).
+BIN="$LOCAL/bin/ferretdb-$FERRETDB_VERSION.tw2"
 DATA="$STATE/data/ferretdb"
 PIDFILE="$RUN/ferretdb.pid"
 
@@ -25,15 +26,24 @@ install() {
     rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$modcache" "$src" && chmod -R u+w "$src"
     echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
     echo "tellwell-local" >"$src/build/version/package.txt"
-    # FerretDB 1.x's SQLite backend indexes `_id` as `_ferretdb_sjson->"_id"` but looks it up as
-    # `_ferretdb_sjson->'$._id'`, a different expression, so SQLite never uses the index: every
-    # find, update, replace and delete by _id scanned the whole table, parsing each row's JSON
-    # (EXPLAIN QUERY PLAN says SCAN; profiled: most of FerretDB's CPU under the pipeline). Both
-    # expressions return the same value; spelling the lookup like the index makes it a SEARCH.
+    # Two fixes to FerretDB 1.x's SQLite backend, both about finding a document by `_id` (profiled
+    # with pprof under the pipeline benchmark, where they were most of FerretDB's CPU):
+    # 1. It indexes `_id` as `_ferretdb_sjson->"_id"` but looks it up as `_ferretdb_sjson->'$._id'`,
+    #    a different expression, so SQLite never used the index (EXPLAIN QUERY PLAN: SCAN): every
+    #    find, update, replace and delete by `_id` parsed every row's JSON. Both expressions return
+    #    the same value; spelling the lookup like the index makes it a SEARCH.
+    # 2. It narrows by `_id` only when the filter is `{_id: <string>}` alone, so `{_id: x, version: v}`
+    #    (a conditional replace) read the whole table. The handler applies the full filter to what
+    #    the backend returns anyway, so narrowing by a top-level `_id` whatever else the filter says
+    #    returns the same documents.
+    local go="$src/internal/backends/sqlite"
     sed -i "s|IDColumn = DefaultColumn + \"->'\$._id'\"|IDColumn = DefaultColumn + \`->\"_id\"\`|" \
-      "$src/internal/backends/sqlite/metadata/metadata.go"
-    grep -q 'IDColumn = DefaultColumn + `->"_id"`' "$src/internal/backends/sqlite/metadata/metadata.go" \
-      || { echo "the _id lookup fix did not apply to this FerretDB version"; exit 1; }
+      "$go/metadata/metadata.go"
+    sed -i 's|if params.Filter.Len() == 1 {|if params.Filter.Len() >= 1 {|' "$go/collection.go"
+    if ! grep -q 'IDColumn = DefaultColumn + `->"_id"`' "$go/metadata/metadata.go" \
+      || [ "$(grep -c 'if params.Filter.Len() >= 1 {' "$go/collection.go")" != 2 ]; then
+      echo "the _id lookup fixes did not apply to FerretDB $FERRETDB_VERSION"; exit 1
+    fi
     mkdir -p "$LOCAL/bin"
     (cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$BIN.tmp" ./cmd/ferretdb) && mv "$BIN.tmp" "$BIN"
   } >"$LOGS/ferretdb-install.log" 2>&1 || die "building FerretDB failed (see $LOGS/ferretdb-install.log)"
@@ -52,7 +62,8 @@ up() {
   mkdir -p "$DATA" "$STATE/data/ferretdb-state"
   info "starting FerretDB $FERRETDB_VERSION (SQLite) on 127.0.0.1:$MONGO_PORT"
   setsid "$BIN" --handler=sqlite --sqlite-url="file:$DATA/" --listen-addr="127.0.0.1:$MONGO_PORT" \
-    --state-dir="$STATE/data/ferretdb-state" --telemetry=disable --debug-addr="${FERRETDB_DEBUG_ADDR:--}" --log-level="${FERRETDB_LOG_LEVEL:-warn}" \
+    --state-dir="$STATE/data/ferretdb-state" --telemetry=disable \
+    --debug-addr="${FERRETDB_DEBUG_ADDR:--}" --log-level="${FERRETDB_LOG_LEVEL:-warn}" \
     >"$LOGS/ferretdb.log" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   if ! wait_for 30 "FerretDB" ready; then
