@@ -15,7 +15,7 @@ class Settings(ServiceSettings):
     # A story is summarised at most once per interval, and always after its last change.
     # Leading edge: a story quiet for an interval is summarised at once; later changes within the
     # interval are coalesced and done at its end.
-    debounce_s: float = Field(default=1.0, ge=0.0, le=3600.0)
+    debounce_s: float = Field(default=0.5, ge=0.0, le=3600.0)
     # How often the flusher scans the pending collection for stories it does not hold in memory
     # (another replica's abandoned ones, its own after a restart); it is woken by new work and
     # sleeps until the next due time otherwise.
