@@ -238,7 +238,13 @@ def batch_subscriber(
     router: KafkaRouter, source: str, *, group: str, batch_max: int, batch_wait_ms: int
 ) -> Callable[[Any], Any]:
     """The subscriber decorator every TellWell consumer uses: batches of up to ``batch_max``
-    records (a lone record waits at most ``batch_wait_ms``), with ``consumer_options``."""
+    records, with ``consumer_options``.
+
+    ``batch_wait_ms`` does not gather records: FastStream's loop asks aiokafka's ``getmany`` for up
+    to ``batch_max`` with that timeout, which returns what is buffered at once, and after an empty
+    poll it sleeps ``batch_wait_ms`` more. Batches form from what arrived while the previous one was
+    handled; the wait only adds latency for a consumer that was idle (up to twice the value), so
+    keep it small."""
     return cast(
         Callable[[Any], Any],
         router.subscriber(

@@ -19,7 +19,7 @@ PipelineDep = Annotated[ClusterPipeline, Context("pipeline")]
 
 
 def make_router(
-    *, source: str = Topic.raw_article, group: str = GROUP, batch_max: int = 64, batch_wait_ms: int = 200
+    *, source: str = Topic.raw_article, group: str = GROUP, batch_max: int = 64, batch_wait_ms: int = 20
 ) -> KafkaRouter:
     """The subscriber, as a router (tests point it at their own topic and group)."""
     router = KafkaRouter()

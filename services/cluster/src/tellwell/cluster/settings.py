@@ -13,9 +13,10 @@ class Settings(ServiceSettings):
     port: int = 8002
     qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
     collection: str = "stories"
-    # Batching: embeddings and index queries run per batch; a lone article waits at most this long.
+    # Batching: embeddings and index queries run per batch of what arrived meanwhile; an idle
+    # consumer polls every batch_wait_ms (see common.kafka.batch_subscriber).
     batch_max: int = Field(default=64, ge=1, le=1000)
-    batch_wait_ms: int = Field(default=200, ge=0, le=5000)
+    batch_wait_ms: int = Field(default=20, ge=0, le=5000)
     # The same MiniLM weights in ONNX Runtime (default: as fast idle, far steadier under CPU
     # contention) or in PyTorch; see tellwell.common.embed.Encoder.
     encoder_backend: Literal["onnx", "torch"] = "onnx"

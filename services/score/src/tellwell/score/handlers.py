@@ -19,7 +19,7 @@ PipelineDep = Annotated[ScorePipeline, Context("pipeline")]
 
 
 def make_router(
-    *, source: str = Topic.story_summary, group: str = GROUP, batch_max: int = 32, batch_wait_ms: int = 100
+    *, source: str = Topic.story_summary, group: str = GROUP, batch_max: int = 32, batch_wait_ms: int = 20
 ) -> KafkaRouter:
     """The subscriber, as a router (tests point it at their own topic and group)."""
     router = KafkaRouter()

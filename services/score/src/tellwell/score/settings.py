@@ -12,7 +12,7 @@ class Settings(ServiceSettings):
 
     port: int = 8004
     batch_max: int = Field(default=32, ge=1, description="story.summary records handled as one batch.")
-    batch_wait_ms: int = Field(default=100, ge=0, description="How long a lone record waits for company.")
+    batch_wait_ms: int = Field(default=20, ge=0, description="Idle poll interval.")
     concurrency: int = Field(
         default=32, ge=1, description="Stories of one batch scored at once (I/O bound: a batch in one wave)."
     )

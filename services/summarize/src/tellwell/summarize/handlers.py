@@ -19,7 +19,7 @@ SummarizerDep = Annotated[Summarizer, Context("summarizer")]
 
 
 def make_router(
-    *, source: str = Topic.story_cluster, group: str = GROUP, batch_max: int = 64, batch_wait_ms: int = 200
+    *, source: str = Topic.story_cluster, group: str = GROUP, batch_max: int = 64, batch_wait_ms: int = 20
 ) -> KafkaRouter:
     """The subscriber, as a router (tests point it at their own topic and group)."""
     router = KafkaRouter()

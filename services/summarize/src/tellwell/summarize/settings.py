@@ -35,7 +35,7 @@ class Settings(ServiceSettings):
     # First retry delay of a failed story, doubling with each attempt (1, 2, 4, 8 s by default).
     retry_backoff_s: float = Field(default=1.0, ge=0.0)
     batch_max: int = Field(default=64, ge=1, le=1000)
-    batch_wait_ms: int = Field(default=50, ge=0, le=5000)
+    batch_wait_ms: int = Field(default=20, ge=0, le=5000)
     # Optional OpenAI-compatible chat backend; off unless llm_url is set.
     llm_url: str | None = None
     llm_model: str = "gpt-4o-mini"
