@@ -130,14 +130,17 @@ class TestHeldOutMeasure:
         # below the two stories a term needs, so nothing is learned from them (it would, in-sample).
         stories = [self.rows("qwfp zxcv")] * 2 + [self.rows("plkm mnbv")] * 2
         labels = [Category.business] * 2 + [Category.entertainment] * 2
-        result = category_accuracy(stories, labels)
+        result = category_accuracy(stories, labels, nested=True)
         assert result["accuracy_leave_one_story_out"] == 0.0
+        assert result["accuracy_nested_leave_one_story_out"] == 0.0
         assert result["held_out_misses"] == {"business->general": 2, "entertainment->general": 2}
 
     def test_words_the_other_stories_share_are_learned(self):
-        stories = [self.rows("qwfp zxcv")] * 3 + [self.rows("plkm mnbv")] * 3
-        labels = [Category.business] * 3 + [Category.entertainment] * 3
-        result = category_accuracy(stories, labels)
+        # Four per category: a nested inner fold (two stories out) still trains on two of them.
+        stories = [self.rows("qwfp zxcv")] * 4 + [self.rows("plkm mnbv")] * 4
+        labels = [Category.business] * 4 + [Category.entertainment] * 4
+        result = category_accuracy(stories, labels, nested=True)
         assert result["accuracy_leave_one_story_out"] == 1.0
+        assert result["accuracy_nested_leave_one_story_out"] == 1.0
         assert result["accuracy_leave_one_story_out_3_headlines"] == 1.0
-        assert result["stories"] == 6
+        assert result["stories"] == 8
