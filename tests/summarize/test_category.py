@@ -62,6 +62,10 @@ class TestHints:
     def test_a_hint_on_every_member_wins_over_a_moderate_text_signal(self):
         assert bundled_model().predict(self.TITLES, ["Technology"] * 10) is Category.technology
 
+    def test_a_unanimous_hint_does_not_overrule_clear_text(self):
+        texts = UNSEEN[Category.business]
+        assert bundled_model().predict(texts, ["Technology"] * len(texts)) is Category.business
+
     def test_a_hint_on_one_member_in_ten_does_not(self):
         assert bundled_model().predict(self.TITLES, ["Technology"] + [None] * 9) is Category.business
 
