@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -77,6 +78,7 @@ class ClusterPipeline:
         return len(docs)
 
     async def process(self, events: Sequence[RawArticle]) -> list[StoryCluster]:
+        started = time.perf_counter()
         articles = [article_in(e) for e in events]
         known = {a.article_id for a in articles if self.clusterer.story_of(a.article_id) is not None}
         # Articles older than the active window may belong to a story the engine has evicted:
@@ -90,8 +92,10 @@ class ClusterPipeline:
         evicted = await repo.memberships_of(self.db, old) if old else {}
         replayed: set[str] = set(evicted.values())
         articles = [a for a in articles if a.article_id not in evicted]
+        decide_at = time.perf_counter()
         assignments = await self.clusterer.assign(articles) if articles else []
         merges = self.clusterer.take_merges()
+        decided_at = time.perf_counter()
 
         changes: dict[str, Change] = {}
         for a in assignments:
@@ -117,6 +121,7 @@ class ClusterPipeline:
             out.append(event)
             versions.append(self._version_doc(event, change))
         memberships = [self._membership(a, now) for a in assignments if a.article_id not in known]
+        store_at = time.perf_counter()
         await repo.save(self.db, memberships, versions)
         if changes and now - self.stats_saved_at >= STATS_EVERY:  # large: not on every batch
             await repo.save_stats(self.db, json.dumps(self.clusterer.snapshot_stats()))
@@ -125,7 +130,14 @@ class ClusterPipeline:
         for story_id in replayed - set(changes):  # a redelivered batch: re-emit what is stored
             if (stored := await repo.story_version(self.db, story_id)) is not None:
                 out.append(StoryCluster.model_validate(stored["event"]))
+        publish_at = time.perf_counter()
         await self.publish(out)
+        done = time.perf_counter()
+        log.info(
+            "batch: %d articles, %d story changes in %.3f s (decide %.3f s, store %.3f s, publish %.3f s)",
+            len(events), len(out), done - started, decided_at - decide_at, publish_at - store_at,
+            done - publish_at,
+        )  # fmt: skip
 
         self.stream_time = max([self.stream_time, *(e.published_at for e in events)])
         for story_id in self.clusterer.evict(self.stream_time):
