@@ -20,6 +20,10 @@ class Settings(ServiceSettings):
     # The same MiniLM weights in ONNX Runtime (default: as fast idle, far steadier under CPU
     # contention) or in PyTorch; see tellwell.common.embed.Encoder.
     encoder_backend: Literal["onnx", "torch"] = "onnx"
+    # Threads of one encoder call (default: the runtime's own, one per core). Where other
+    # processes share the cores, one thread can be faster: a parallel step waits for its slowest
+    # thread, and a thread that lost its core stalls every step.
+    encoder_threads: int | None = Field(default=None, ge=1, le=64)
 
 
 settings = Settings()
