@@ -13,6 +13,8 @@ HEADLINES = [
     "Fed's Yellen says rates to stay low for a considerable time",
     "Apple to unveil new iPhone in September, sources say",
     "",
+    # Longer than max_seq_length word pieces: truncated, and batched beside two-token texts.
+    "Search for missing jet. " + " ".join(["Investigators widened the search area again on Sunday"] * 30),
 ]
 
 
