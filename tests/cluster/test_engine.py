@@ -9,7 +9,7 @@ import pytest
 from tellwell.cluster.domain import Params
 from tellwell.cluster.engine import ArticleIn, Clusterer
 from tellwell.common.embed import Encoder, HashEncoder
-from tellwell.common.vectors import EdgeIndex
+from tellwell.common.vectors import EdgeIndex, Where
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 PARAMS = Params()
@@ -141,6 +141,34 @@ class TestEvict:
         assert again.created
         assert again.story_id != first.story_id
         assert await index.count("stories") == 1
+
+
+class TestIndexOnDisk:
+    async def test_reopened_index_keeps_filtering_by_language_and_time(self, tmp_path):
+        """The index directory outlives a restart; its payload indexes are created again harmlessly."""
+        first = EdgeIndex(tmp_path / "qdrant")
+        c = await make(first)
+        [plane, *_] = await c.assign([*PLANE[:2], OIL[0]])
+        centroid = c.story(plane.story_id).centroid.tolist()
+        await first.close()
+        reopened = EdgeIndex(tmp_path / "qdrant")
+        try:
+            await make(reopened)  # ensure_collection on the existing shard
+            since = (T0 - timedelta(hours=1)).timestamp()
+            en = await reopened.search(
+                "stories", centroid, where=Where({"lang": "en"}, {"last": (since, None)})
+            )
+            late = await reopened.search(
+                "stories", centroid, where=Where({"lang": "en"}, {"last": (2e9, None)})
+            )
+            fr = await reopened.search(
+                "stories", centroid, where=Where({"lang": "fr"}, {"last": (since, None)})
+            )
+            assert [h.id for h in en][:1] == [plane.story_id]
+            assert len(en) == await reopened.count("stories") == 2
+            assert late == fr == []
+        finally:
+            await reopened.close()
 
 
 class TestSnapshot:

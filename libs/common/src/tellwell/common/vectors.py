@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import qdrant_edge as edge
 from qdrant_client import AsyncQdrantClient
@@ -38,6 +38,8 @@ from tellwell.common.settings import QdrantSettings
 T = TypeVar("T")
 VECTOR_NAME = "dense"
 Scalar = str | int | bool  # Qdrant matches keywords, integers and booleans exactly
+# Payload fields to index, by kind: a filter on an indexed field does not read every point's payload.
+Indexed = dict[str, Literal["keyword", "float"]]
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class Where:
 class VectorIndex(Protocol):
     """What the services need from a vector store."""
 
-    async def ensure_collection(self, name: str, dim: int) -> None: ...
+    async def ensure_collection(self, name: str, dim: int, indexed: Indexed | None = None) -> None: ...
     async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None: ...
     async def search(
         self, collection: str, vector: Sequence[float], limit: int = 10, where: Where | None = None
@@ -116,7 +118,7 @@ class EdgeIndex:
         except KeyError:
             raise KeyError(f"collection {name!r} is not open: call ensure_collection first") from None
 
-    def _open(self, name: str, dim: int) -> None:
+    def _open(self, name: str, dim: int, indexed: Indexed) -> None:
         if name in self._shards:
             return
         path = self.root / name
@@ -128,10 +130,15 @@ class EdgeIndex:
         else:
             path.mkdir(parents=True, exist_ok=True)
             shard = edge.EdgeShard.create(str(path), config)
+        # Filtered queries read each point's payload (on disk) unless the field is indexed: with
+        # the cluster service's filter on language and time, 0.74 -> 0.14 ms per query (600 points).
+        for field_name, kind in indexed.items():
+            schema = edge.PayloadSchemaType.Keyword if kind == "keyword" else edge.PayloadSchemaType.Float
+            shard.update(edge.UpdateOperation.create_field_index(field_name, schema))
         self._shards[name] = shard
 
-    async def ensure_collection(self, name: str, dim: int) -> None:
-        await self._run(self._open, name, dim)
+    async def ensure_collection(self, name: str, dim: int, indexed: Indexed | None = None) -> None:
+        await self._run(self._open, name, dim, indexed or {})
 
     async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
         ops = edge.UpdateOperation.upsert_points(
@@ -220,12 +227,18 @@ class QdrantServerIndex:
     def __init__(self, client: AsyncQdrantClient) -> None:
         self.client = client
 
-    async def ensure_collection(self, name: str, dim: int) -> None:
+    async def ensure_collection(self, name: str, dim: int, indexed: Indexed | None = None) -> None:
         if not await self.client.collection_exists(name):
             await self.client.create_collection(
                 name,
                 vectors_config={VECTOR_NAME: qm.VectorParams(size=dim, distance=qm.Distance.COSINE)},
             )
+        opts = self.client.init_options
+        local = opts.get("location") == ":memory:" or opts.get("path") is not None  # no payload indexes
+        if indexed and not local:
+            for field_name, kind in indexed.items():
+                schema = qm.PayloadSchemaType.KEYWORD if kind == "keyword" else qm.PayloadSchemaType.FLOAT
+                await self.client.create_payload_index(name, field_name, field_schema=schema)
 
     async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
         await self.client.upsert(

@@ -136,7 +136,10 @@ class Clusterer:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        await self.index.ensure_collection(self.collection, self.encoder.dim)
+        # The fields every candidate query filters on (``_search_all``), indexed.
+        await self.index.ensure_collection(
+            self.collection, self.encoder.dim, {"lang": "keyword", "last": "float"}
+        )
         await self.flush()
 
     async def flush(self) -> None:
