@@ -62,6 +62,23 @@ class TestVectorIndex:
         assert await index.count("stories") == 2
         assert await index.get("stories", ["story-en-new"]) == []
 
+    async def test_search_many_answers_each_query_as_search_does(self, index):
+        await index.ensure_collection("stories", dim=3, indexed={"lang": "keyword", "t": "float"})
+        await index.upsert("stories", POINTS)
+        queries = [
+            ([1.0, 0.0, 0.0], Where(equals={"lang": "en"}, ranges={"t": (50.0, None)})),
+            ([0.0, 1.0, 0.0], None),
+            ([1.0, 0.0, 0.1], Where(equals={"lang": "fr"})),
+            ([1.0, 0.0, 0.0], Where(equals={"lang": "de"})),
+        ]
+
+        many = await index.search_many("stories", queries, limit=2)
+
+        assert many == [await index.search("stories", v, limit=2, where=w) for v, w in queries]
+        assert [h.id for h in many[0]] == ["story-en-new", "story-en-far"]
+        assert many[3] == []
+        assert await index.search_many("stories", [], limit=2) == []
+
 
 class TestEdgePersistence:
     async def test_points_survive_close_and_reopen(self, tmp_path):

@@ -76,6 +76,9 @@ class VectorIndex(Protocol):
     async def search(
         self, collection: str, vector: Sequence[float], limit: int = 10, where: Where | None = None
     ) -> list[Hit]: ...
+    async def search_many(
+        self, collection: str, queries: Sequence[tuple[Sequence[float], Where | None]], limit: int = 10
+    ) -> list[list[Hit]]: ...
     async def get(self, collection: str, ids: Sequence[str]) -> list[Hit]: ...
     async def delete(self, collection: str, ids: Sequence[str]) -> None: ...
     async def count(self, collection: str) -> int: ...
@@ -175,6 +178,24 @@ class EdgeIndex:
         )
         found = await self._run(self._shard(collection).query, request)
         return [_hit(p.payload, float(p.score)) for p in found]
+
+    async def search_many(
+        self, collection: str, queries: Sequence[tuple[Sequence[float], Where | None]], limit: int = 10
+    ) -> list[list[Hit]]:
+        """``search`` for each (vector, filter), as one planned batch and one hop to the Edge thread."""
+        requests = [
+            edge.QueryRequest(
+                limit=limit,
+                query=edge.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME),
+                filter=self._filter(where),
+                with_payload=True,
+            )
+            for vector, where in queries
+        ]
+        if not requests:
+            return []
+        found = await self._run(self._shard(collection).query_batch, edge.QueryBatchRequest(requests))
+        return [[_hit(p.payload, float(p.score)) for p in points] for points in found]
 
     async def get(self, collection: str, ids: Sequence[str]) -> list[Hit]:
         records = await self._run(self._shard(collection).retrieve, [point_uuid(i) for i in ids], True, False)
@@ -277,6 +298,27 @@ class QdrantServerIndex:
             with_payload=True,
         )
         return [_hit(p.payload, float(p.score)) for p in response.points]
+
+    async def search_many(
+        self, collection: str, queries: Sequence[tuple[Sequence[float], Where | None]], limit: int = 10
+    ) -> list[list[Hit]]:
+        """``search`` for each (vector, filter), in one request."""
+        if not queries:
+            return []
+        responses = await self.client.query_batch_points(
+            collection,
+            requests=[
+                qm.QueryRequest(
+                    query=[float(x) for x in vector],
+                    using=VECTOR_NAME,
+                    limit=limit,
+                    filter=self._filter(where),
+                    with_payload=True,
+                )
+                for vector, where in queries
+            ],
+        )
+        return [[_hit(p.payload, float(p.score)) for p in r.points] for r in responses]
 
     async def get(self, collection: str, ids: Sequence[str]) -> list[Hit]:
         records = await self.client.retrieve(collection, [point_uuid(i) for i in ids], with_payload=True)
