@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,7 +31,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from tellwell.cli.procs import LocalStack, Service, ServiceProcs, tellwell_argv
+from tellwell.cli.procs import LocalStack, Service, ServiceProcs, cpu_seconds, tellwell_argv
 from tellwell.common.events import StoryScored
 from tellwell.common.kafka import ensure_topics
 from tellwell.common.topics import Topic
@@ -201,7 +202,8 @@ def bench_pipeline(
     """Replay a stream through the real local stack; prints one JSON line.
 
     Sustained articles/s end to end (raw.article in -> story view updated), p50/p95/p99 freshness,
-    per-service peak RSS and consumer lag at the end.
+    per-service peak RSS, consumer lag at the end, and the CPU time each process (services, Kafka,
+    FerretDB, the importer) spent on the replay.
     """
     source = input
     if limit:
@@ -223,12 +225,22 @@ def bench_pipeline(
             procs.wait_ready(180)
             tellwell("sources", "import", env=env)
             with PipelineWatch(stack.bootstrap) as watch:
+                cpu_before = procs.cpu_seconds() | cpu_seconds(stack.pids())
+                children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 started = time.monotonic()
                 tellwell("import", str(source), "--rate", str(rate), env=env)
                 fed_s = time.monotonic() - started
+                children = resource.getrusage(resource.RUSAGE_CHILDREN)
                 done = watch.wait_visible(expected, drain_timeout)
+                cpu_after = procs.cpu_seconds() | cpu_seconds(stack.pids())
                 entered, visible, views = watch.snapshot()
                 result["hops"] = watch.stages()
+            # CPU time each process spent on the replay: what the stream costs, whatever else ran.
+            cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after.keys() & cpu_before.keys()}
+            cpu["import"] = (children.ru_utime + children.ru_stime) - (
+                children_before.ru_utime + children_before.ru_stime
+            )
+            result["cpu_s"] = {name: round(cpu[name], 1) for name in sorted(cpu)}
             lag = asyncio.run(consumer_lag(stack.bootstrap))
             result["peak_rss_mb"] = {name: round(p.peak_rss_mb) for name, p in procs.procs.items()}
             result["service_deaths"] = procs.dead()
@@ -248,6 +260,7 @@ def bench_pipeline(
             "freshness_mean_s": round(statistics.fmean(fresh), 3) if fresh else None,
             "stories": sum(1 for v in views.values() if not v.merged_into),
             "consumer_lag_end": lag,
+            "cpu_ms_per_article": round(sum(cpu.values()) * 1000 / len(entered), 2) if entered else None,
         }
     finally:
         stack.down()

@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -141,6 +142,15 @@ class LocalStack:
     @property
     def logs(self) -> Path:
         return (self.state or repo_root() / ".local") / "logs"
+
+    def pids(self) -> dict[str, int]:
+        """Process ids of the running Kafka and FerretDB (from their pid files)."""
+        found: dict[str, int] = {}
+        for component in ("kafka", "ferretdb"):
+            path = (self.state or repo_root() / ".local") / "run" / f"{component}.pid"
+            with contextlib.suppress(OSError, ValueError):
+                found[component] = int(path.read_text().strip())
+        return found
 
     def script_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -284,6 +294,10 @@ class ServiceProcs:
                 proc.popen.kill()
                 proc.popen.wait()
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU time each running process has used so far."""
+        return cpu_seconds({name: proc.popen.pid for name, proc in self.procs.items() if proc.alive()})
+
     def dead(self) -> list[str]:
         return [name for name, proc in self.procs.items() if not proc.alive()]
 
@@ -297,3 +311,17 @@ class ServiceProcs:
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 proc.peak_rss_mb = max(proc.peak_rss_mb, rss)
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU time used so far by each named process (those that exist)."""
+    import psutil
+
+    used: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        used[name] = times.user + times.system
+    return used
