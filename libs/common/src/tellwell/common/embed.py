@@ -35,9 +35,10 @@ class Encoder:
     ``backend="onnx"`` (the default) runs the same weights in ONNX Runtime: the transformer is
     exported once from the PyTorch model into ``cache_dir`` (about 5 s, 90 MB) and reused by every
     later process; embeddings equal PyTorch's (cosine 1.0000 on 800 real headlines). Measured on 2
-    cores, 1,024 headlines in batches of 64: both run ~300 headlines/s on an idle machine, but when
-    other processes compete for the cores (as the five services do on one box) ONNX Runtime kept
-    122-189/s where PyTorch fell to 21-75/s. ``backend="torch"`` runs sentence-transformers itself.
+    cores, 1,024 headlines in batches of 64 (before token-count batching, below): both ran ~300
+    headlines/s on an idle machine, but when other processes compete for the cores (as the five
+    services do on one box) ONNX Runtime kept 122-189/s where PyTorch fell to 21-75/s.
+    ``backend="torch"`` runs sentence-transformers itself.
 
     ``max_seq_length`` caps the word pieces per text: 128 covers a headline plus a lead; the model
     cost grows with it, and the first sentences carry what identifies the event. ``batch_size`` is
