@@ -258,12 +258,12 @@ async def store_view(
     if known_version is not None and known_version < view.version:
         result = await coll.replace_one({"_id": view.story_id, "version": known_version}, doc)
         if result.matched_count:
-            if recheck:
-                return await confirm_view(
-                    db, view, updated_at=updated_at, recheck_delay_s=recheck_delay_s, attempts=attempts
-                )
-            return Outcome.unchecked, view
-    for _ in range(attempts):
+            if not recheck:
+                return Outcome.unchecked, view
+            return await confirm_view(
+                db, view, updated_at=updated_at, recheck_delay_s=recheck_delay_s, attempts=attempts
+            )
+    for attempt in range(attempts):
         current = await coll.find_one({"_id": view.story_id}, {"version": 1, "view": 1})
         if current is not None and current["version"] >= view.version:
             if current["version"] == view.version:
@@ -278,12 +278,10 @@ async def store_view(
         await coll.replace_one({"_id": view.story_id, "version": current["version"]}, doc)
         if not recheck:
             return Outcome.unchecked, view
-        if recheck_delay_s:
-            await asyncio.sleep(recheck_delay_s)
-        after = await coll.find_one({"_id": view.story_id}, {"version": 1})
-        if after is not None and after["version"] >= view.version:
-            return (Outcome.stored if after["version"] == view.version else Outcome.stale), view
-        log.warning("view of %s was overwritten by an older version; writing again", view.story_id)
+        # What is left of the attempts goes to the re-check's own write-again.
+        return await confirm_view(
+            db, view, updated_at=updated_at, recheck_delay_s=recheck_delay_s, attempts=attempts - attempt
+        )
     raise RuntimeError(f"could not store version {view.version} of {view.story_id} in {attempts} attempts")
 
 
