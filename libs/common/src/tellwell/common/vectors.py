@@ -167,31 +167,26 @@ class EdgeIndex:
         ]
         return edge.Filter(must=must) if must else None
 
+    @classmethod
+    def _request(cls, vector: Sequence[float], where: Where | None, limit: int) -> edge.QueryRequest:
+        return edge.QueryRequest(
+            limit=limit,
+            query=edge.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME),
+            filter=cls._filter(where),
+            with_payload=True,
+        )
+
     async def search(
         self, collection: str, vector: Sequence[float], limit: int = 10, where: Where | None = None
     ) -> list[Hit]:
-        request = edge.QueryRequest(
-            limit=limit,
-            query=edge.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME),
-            filter=self._filter(where),
-            with_payload=True,
-        )
-        found = await self._run(self._shard(collection).query, request)
+        found = await self._run(self._shard(collection).query, self._request(vector, where, limit))
         return [_hit(p.payload, float(p.score)) for p in found]
 
     async def search_many(
         self, collection: str, queries: Sequence[tuple[Sequence[float], Where | None]], limit: int = 10
     ) -> list[list[Hit]]:
         """``search`` for each (vector, filter), as one planned batch and one hop to the Edge thread."""
-        requests = [
-            edge.QueryRequest(
-                limit=limit,
-                query=edge.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME),
-                filter=self._filter(where),
-                with_payload=True,
-            )
-            for vector, where in queries
-        ]
+        requests = [self._request(vector, where, limit) for vector, where in queries]
         if not requests:
             return []
         found = await self._run(self._shard(collection).query_batch, edge.QueryBatchRequest(requests))
