@@ -367,11 +367,8 @@ def bench_ingest(
 
 
 async def drop_database(name: str) -> None:
-    client = make_mongo_client(Settings().mongo)
-    try:
-        await client.drop_database(name)
-    finally:
-        await client.close()
+    async with database(Settings()) as db:
+        await db.client.drop_database(name)
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
