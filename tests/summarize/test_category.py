@@ -3,7 +3,7 @@
 import pytest
 
 from tellwell.common.events import Category
-from tellwell.summarize.bench import category_accuracy
+from tellwell.summarize.bench import category_accuracy, correct
 from tellwell.summarize.category import CategoryModel, bundled_model, category_of_hint
 
 # Headlines written for these tests (none is in the UCI stream the bundled model learned from).
@@ -148,3 +148,17 @@ class TestHeldOutMeasure:
         assert result["accuracy_nested_leave_one_story_out"] == 1.0
         assert result["accuracy_leave_one_story_out_3_headlines"] == 1.0
         assert result["stories"] == 8
+
+
+class TestUciLabels:
+    """UCI labels its stories b / t / e / m, where t is "science and technology"."""
+
+    def test_science_is_right_on_a_science_and_technology_story(self):
+        assert correct(Category.science, Category.technology)
+        assert not correct(Category.science, Category.technology, strict=True)
+
+    def test_other_labels_need_their_own_category(self):
+        assert correct(Category.business, Category.business, strict=True)
+        assert not correct(Category.science, Category.business)
+        assert not correct(Category.technology, Category.health)
+        assert not correct(Category.world, Category.business)

@@ -35,6 +35,16 @@ UCI_CATEGORIES = {
     "e": Category.entertainment,
     "m": Category.health,
 }
+# UCI's own definition of its labels is "b = business, t = science and technology, e = entertainment,
+# m = health" (the News Aggregator data set's README): our taxonomy splits its "t" in two, so a "t"
+# story classified as science is right by the data's definition. The strict figure (t = technology
+# only) is reported beside it.
+ALSO_RIGHT: dict[Category, frozenset[Category]] = {Category.technology: frozenset({Category.science})}
+
+
+def correct(predicted: Category, gold: Category, *, strict: bool = False) -> bool:
+    """Whether ``predicted`` is the gold label, or a category the gold label covers."""
+    return predicted == gold or (not strict and predicted in ALSO_RIGHT.get(gold, ()))
 
 
 def read_stories(path: Path) -> tuple[list[list[dict[str, Any]]], list[Category | None]]:
@@ -120,22 +130,22 @@ def nested_accuracy(labelled: Labelled) -> dict[str, Any]:
             out[(d, ls)] = model.predict(texts)
         return out
 
-    correct = 0
+    right = 0
     chosen: Counter[str] = Counter()
     for i, (texts, gold) in enumerate(labelled):
         others = labelled[:i] + labelled[i + 1 :]
         hits: Counter[tuple[float, float]] = Counter()
         for j, (inner_texts, inner_gold) in enumerate(others):
             for w, predicted in predictions(others[:j] + others[j + 1 :], inner_texts).items():
-                hits[w] += predicted == inner_gold
+                hits[w] += correct(predicted, inner_gold)
         best = max(
             WEIGHT_GRID,
             key=lambda w: (hits[w], -abs(w[0] - shipped.description) - abs(w[1] - shipped.learned)),
         )
         chosen[f"description={best[0]},learned={best[1]}"] += 1
-        correct += predictions(others, texts)[best] == gold
+        right += correct(predictions(others, texts)[best], gold)
     return {
-        "accuracy_nested_leave_one_story_out": round(correct / len(labelled), 4),
+        "accuracy_nested_leave_one_story_out": round(right / len(labelled), 4),
         "weights_chosen": dict(sorted(chosen.items())),
     }
 
@@ -156,26 +166,28 @@ def category_accuracy(
         return {"stories": 0}
     bundled = bundled_model()
     descriptions = CategoryModel()
-    in_sample = sum(bundled.predict(texts) == gold for texts, gold in labelled)
-    plain = sum(descriptions.predict(texts) == gold for texts, gold in labelled)
-    held_out = 0
+    in_sample = sum(correct(bundled.predict(texts), gold) for texts, gold in labelled)
+    plain = sum(correct(descriptions.predict(texts), gold) for texts, gold in labelled)
+    held_out = held_out_strict = 0
     small: list[float] = []
     misses: Counter[str] = Counter()
     for i, (texts, gold) in enumerate(labelled):
         model = CategoryModel.train(labelled[:i] + labelled[i + 1 :])
         predicted = model.predict(texts)
-        held_out += predicted == gold
-        if predicted != gold:
+        held_out += correct(predicted, gold)
+        held_out_strict += correct(predicted, gold, strict=True)
+        if not correct(predicted, gold):
             misses[f"{gold.value}->{predicted.value}"] += 1
         windows = [
             texts[k : k + SMALL_STORY] for k in range(0, min(len(texts), 30) - SMALL_STORY + 1, SMALL_STORY)
         ]
         if windows:
-            small.append(sum(model.predict(w) == gold for w in windows) / len(windows))
+            small.append(sum(correct(model.predict(w), gold) for w in windows) / len(windows))
     n = len(labelled)
     result = {
         "stories": n,
         "accuracy_leave_one_story_out": round(held_out / n, 4),
+        "accuracy_leave_one_story_out_strict": round(held_out_strict / n, 4),
         "accuracy_bundled_model": round(in_sample / n, 4),
         "accuracy_descriptions_only": round(plain / n, 4),
         f"accuracy_leave_one_story_out_{SMALL_STORY}_headlines": round(sum(small) / len(small), 4)
@@ -183,7 +195,8 @@ def category_accuracy(
         else None,
         "held_out_misses": dict(sorted(misses.items())),
         "note": "the bundled model was trained on this stream (in-sample); "
-        "leave-one-story-out is the honest estimate; "
+        "leave-one-story-out is the honest estimate; UCI's t is 'science and technology', so science "
+        "counts as right on a t story (strict: t = technology only); "
         f"{SMALL_STORY}_headlines: held-out stories cut into {SMALL_STORY}-headline stories "
         "(first 30 headlines), averaged per story",
     }
