@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from tellwell.common.events import StoryScored
 from tellwell.common.settings import MongoSettings
 from tellwell.common.testing import make_story_scored
-from tellwell.common.views import STORY_VIEWS, view_document
+from tellwell.common.views import STORY_VIEWS, mark_written, view_document
 from tellwell.gateway.app import create_app
 from tellwell.gateway.settings import Settings
 
@@ -39,11 +39,12 @@ def story(i: int, **overrides: Any) -> StoryScored:
 
 
 async def put_views(db: DB, views: list[StoryScored], updated_at: datetime | None = None) -> None:
-    """Write views as score does: one ``story_views`` document per story (replace by id)."""
+    """Write views as score does: one ``story_views`` document per story (replace by id), then its mark."""
     at = updated_at or datetime.now(UTC)
     for view in views:
         doc = view_document(view, updated_at=at)
         await db[STORY_VIEWS].replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        await mark_written(db, doc)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from pymongo import MongoClient
 from tellwell.common.events import Category, Perspective, StoryScored
 from tellwell.common.mongo import make_mongo_client
 from tellwell.common.settings import MongoSettings
-from tellwell.common.views import STORY_VIEWS
+from tellwell.common.views import STORY_VIEWS, VIEW_WRITES
 from tests.fixtures.infra import REPO, Infra
 from tests.gateway.conftest import DB, now, put_views, story
 
@@ -105,6 +105,7 @@ async def views_db(browser_mongo: MongoSettings, gateway_url: str) -> AsyncItera
     client = make_mongo_client(browser_mongo)
     db = client[browser_mongo.database]
     await db[STORY_VIEWS].delete_many({})
+    await db[VIEW_WRITES].delete_many({})
     yield db
     await client.close()
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import uvicorn
 
+from tellwell.common.views import STORY_VIEWS, VIEW_WRITES, view_document, write_mark
 from tellwell.gateway.app import create_app
 from tellwell.gateway.live import event_id
 from tellwell.gateway.settings import Settings
@@ -100,6 +101,41 @@ class TestStream:
 
 
 class TestChangeFeed:
+    async def test_a_write_is_announced_by_its_mark_as_the_view_now_is(self, mongo_db, make_client):
+        app, _ = await make_client(poll_interval_s=3600)  # polled by hand here
+        changes = app.state.changes
+        now = datetime.now(UTC)
+        # A view written without its mark yet (score marks after the write): not announced.
+        unmarked = view_document(story(0, title="Quake hits central Chile"), updated_at=now)
+        await mongo_db[STORY_VIEWS].replace_one({"_id": "story-000"}, unmarked, upsert=True)
+        assert await changes.poll_once() == []
+
+        # Its mark arrives after a newer version was written: the view is announced as it is now.
+        newer = view_document(story(0, version=5, title="Rescue teams reach the epicentre"), updated_at=now)
+        await mongo_db[STORY_VIEWS].replace_one({"_id": "story-000"}, newer, upsert=True)
+        await mongo_db[VIEW_WRITES].replace_one({"_id": "story-000"}, write_mark(unmarked), upsert=True)
+        events = await changes.poll_once()
+        await mongo_db[VIEW_WRITES].replace_one({"_id": "story-000"}, write_mark(newer), upsert=True)
+        again = await changes.poll_once()
+
+        assert [json.loads(e.data)["title"] for e in events] == ["Rescue teams reach the epicentre"]
+        assert again == []  # the newer view's own mark names what was already announced
+
+    async def test_a_mark_ahead_of_its_view_waits_for_it(self, mongo_db, make_client):
+        app, _ = await make_client(poll_interval_s=3600)
+        changes = app.state.changes
+        now = datetime.now(UTC)
+        old = view_document(story(1, version=1), updated_at=now)
+        await mongo_db[STORY_VIEWS].replace_one({"_id": "story-001"}, old, upsert=True)
+        ahead = view_document(story(1, version=2, title="Aftershock"), updated_at=now + timedelta(seconds=1))
+        await mongo_db[VIEW_WRITES].replace_one({"_id": "story-001"}, write_mark(ahead), upsert=True)
+
+        assert await changes.poll_once() == []  # the store still shows version 1 (a racing write)
+        await mongo_db[STORY_VIEWS].replace_one({"_id": "story-001"}, ahead)
+        events = await changes.poll_once()
+
+        assert [json.loads(e.data)["title"] for e in events] == ["Aftershock"]
+
     async def test_a_write_stamped_slightly_in_the_past_is_still_seen(self, mongo_db, make_client):
         now = datetime.now(UTC)
         await put_views(mongo_db, [story(0)], updated_at=now)

@@ -15,7 +15,14 @@ from tellwell.common.kafka import consumer_options, ensure_topics, make_broker
 from tellwell.common.settings import KafkaSettings
 from tellwell.common.testing import make_story_scored
 from tellwell.common.topics import TopicSpec, dlq_name
-from tellwell.common.views import STORY_VIEW_INDEXES, STORY_VIEWS, view_document, view_from_document
+from tellwell.common.views import (
+    STORY_VIEW_INDEXES,
+    STORY_VIEWS,
+    VIEW_WRITES,
+    view_document,
+    view_from_document,
+    write_mark,
+)
 from tellwell.ingest.repository import source_doc
 from tellwell.score import repository as repo
 from tellwell.score.domain import Member
@@ -103,6 +110,8 @@ class TestViewStore:
         doc = await mongo_db[STORY_VIEWS].find_one({"_id": v3.story_id})
         assert doc["version"] == 300
         assert view_from_document(doc).title == "third"
+        # the gateway's change feed learns of the write from its mark
+        assert await mongo_db[VIEW_WRITES].find_one({"_id": v3.story_id}) == write_mark(doc)
 
     async def test_racing_writers_leave_the_newest_version(self, mongo_db):
         for round_ in range(5):

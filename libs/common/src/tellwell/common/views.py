@@ -11,6 +11,7 @@ Example::
 
     doc = view_document(scored, updated_at=utcnow())
     await db[STORY_VIEWS].replace_one({"_id": doc["_id"]}, doc, upsert=True)   # version-checked
+    await mark_written(db, doc)                                                  # then announced
     scored_again = view_from_document(doc)
 """
 
@@ -20,9 +21,17 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from tellwell.common.events import GroundedSentence, StoryScored
 
 STORY_VIEWS = "story_views"
+
+#: One small document per story, ``{_id: story id, version, updated_at}``, rewritten after every
+#: write of its view (same ``version`` and ``updated_at``): what the gateway's change feed polls.
+#: Polling ``story_views`` itself would read every whole view each time on a server that cannot
+#: narrow a range query by an index (FerretDB 1.x scans, and decodes each document in full).
+VIEW_WRITES = "story_view_writes"
 
 #: The indexes the feed queries use, as (name, keys) pairs for ``create_index``.
 STORY_VIEW_INDEXES: list[tuple[str, list[tuple[str, int]]]] = [
@@ -76,9 +85,33 @@ def view_document(view: StoryScored, *, updated_at: datetime) -> dict[str, Any]:
     }
 
 
+def write_mark(doc: dict[str, Any]) -> dict[str, Any]:
+    """The ``story_view_writes`` document announcing this write of a ``story_views`` document."""
+    return {"_id": doc["_id"], "version": doc["version"], "updated_at": doc["updated_at"]}
+
+
+async def mark_written(db: Any, doc: dict[str, Any]) -> None:
+    """Announce a written ``story_views`` document to the change feed (after the write itself, so
+    that a mark always names a view that can be read)."""
+    mark = write_mark(doc)
+    try:
+        await db[VIEW_WRITES].replace_one({"_id": mark["_id"]}, mark, upsert=True)
+    except DuplicateKeyError:  # a racing upsert inserted it first: now there is one to replace
+        await db[VIEW_WRITES].replace_one({"_id": mark["_id"]}, mark, upsert=True)
+
+
 def view_from_document(doc: dict[str, Any]) -> StoryScored:
     """The ``StoryScored`` a ``story_views`` document holds."""
     return StoryScored.model_validate_json(doc["view"])
 
 
-__all__ = ["STORY_VIEWS", "STORY_VIEW_INDEXES", "prose", "view_document", "view_from_document"]
+__all__ = [
+    "STORY_VIEWS",
+    "STORY_VIEW_INDEXES",
+    "VIEW_WRITES",
+    "mark_written",
+    "prose",
+    "view_document",
+    "view_from_document",
+    "write_mark",
+]

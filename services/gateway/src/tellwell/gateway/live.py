@@ -1,7 +1,11 @@
-"""What changed: each replica polls ``story_views`` for views written since it last looked.
+"""What changed: each replica polls the write marks of ``story_views`` for views written since it
+last looked.
 
 One small query every ``poll_interval_s`` per replica gives both the **data version** (which keys
-the response cache) and the **live stream** (SSE). Polling the store, rather than consuming
+the response cache) and the **live stream** (SSE). The query reads ``story_view_writes``, one small
+mark per story that score rewrites after each view write (``common.views.VIEW_WRITES``), then the
+cards of the new writes by ``_id``: on FerretDB 1.x a range query scans and decodes every document,
+and whole views made that scan grow with every story kept. Polling the store, rather than consuming
 ``story.scored``, is what works with any number of gateway replicas and no coordination: every
 replica sees the same store, needs no consumer group or offsets, and an event is only announced
 once the view it names can actually be read from any replica. Resume after a reconnect is a query
@@ -115,16 +119,27 @@ class ChangeFeed:
     async def poll_once(self) -> list[StoryEvent]:
         """Look for writes since the newest one seen (minus the clock-skew look-back); announce them."""
         since = self.newest - self.lookback if self.newest is not None else None
-        writes = {_write_of(d) for d in await self.views.writes_since(since, POLL_BATCH)} - self._seen
-        if not writes:
+        marks = {_write_of(d) for d in await self.views.writes_since(since, POLL_BATCH)} - self._seen
+        if not marks:
             return []
-        # The cards of the new writes only; one rewritten in between shows up at the next poll.
-        docs = await self.views.updated_since(min(w[2] for w in writes), POLL_BATCH)
-        fresh = [d for d in docs if _write_of(d) in writes]
+        # The cards of the new writes only. A view rewritten since its mark is announced as it is now
+        # (its own mark follows); one not yet at its mark's version waits for the next poll.
+        wanted = {story: version for story, version, _ in marks}
+        docs = {d["_id"]: d for d in await self.views.cards(wanted)}
+        fresh = sorted(
+            (
+                d
+                for d in docs.values()
+                if d.get("version", 0) >= wanted[d["_id"]] and _write_of(d) not in self._seen
+            ),
+            key=lambda d: (d["updated_at"], d["_id"]),  # event ids in order: a resume takes what follows
+        )
+        # A mark is done with once its view is at least that new, or gone (deleted views).
+        self._seen.update(m for m in marks if m[0] not in docs or docs[m[0]].get("version", 0) >= m[1])
+        self.newest = max([m[2] for m in marks] + ([self.newest] if self.newest else []))
         if not fresh:
             return []
         self._seen.update(_write_of(d) for d in fresh)
-        self.newest = max([d["updated_at"] for d in fresh] + ([self.newest] if self.newest else []))
         horizon = self.newest - self.lookback
         self._seen = {w for w in self._seen if w[2] >= horizon}
         self.version += 1

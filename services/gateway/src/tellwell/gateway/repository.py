@@ -1,16 +1,18 @@
-"""Every MongoDB query of the gateway (read-only): ``story_views`` (written by score) and
-``sources`` (written by ingest)."""
+"""Every MongoDB query of the gateway (read-only): ``story_views`` and its write marks
+``story_view_writes`` (written by score) and ``sources`` (written by ingest)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tellwell.common.sources import Source
-from tellwell.common.views import STORY_VIEWS
+from tellwell.common.views import STORY_VIEWS, VIEW_WRITES
 from tellwell.gateway.domain import SORT_FIELD, CursorKey, FeedQuery
 
 Doc = dict[str, Any]
@@ -56,6 +58,7 @@ class StoryViews:
 
     def __init__(self, db: DB) -> None:
         self.collection = db[STORY_VIEWS]
+        self.marks = db[VIEW_WRITES]
 
     async def feed(self, query: FeedQuery, after: CursorKey | None, limit: int) -> list[Doc]:
         """One page of cards, newest/hottest first, ties broken by id (so pages never overlap)."""
@@ -98,16 +101,22 @@ class StoryViews:
         return [doc async for doc in cursor.limit(limit)]
 
     async def writes_since(self, since: datetime | None, limit: int) -> list[Doc]:
-        """``_id``, ``version`` and ``updated_at`` of views written at or after ``since``: the poll's
-        cheap first look (a burst of writes must not cost a full card per document every poll)."""
+        """The write marks (``_id``, ``version``, ``updated_at``) of views written at or after
+        ``since``: the poll's cheap first look, at small documents (``common.views.VIEW_WRITES``)."""
         query: Doc = {} if since is None else {"updated_at": {"$gte": since}}
-        cursor = self.collection.find(query, {"version": 1, "updated_at": 1}).sort(
-            [("updated_at", 1), ("_id", 1)]
-        )
+        cursor = self.marks.find(query).sort([("updated_at", 1), ("_id", 1)])
         return [doc async for doc in cursor.limit(limit)]
 
+    async def cards(self, story_ids: Iterable[str]) -> list[Doc]:
+        """The cards of these stories (those that exist), one ``_id`` lookup each, concurrently: an
+        ``$in`` is a full scan on FerretDB 1.x."""
+        docs = await asyncio.gather(
+            *(self.collection.find_one({"_id": i}, CARD_PROJECTION) for i in story_ids)
+        )
+        return [doc for doc in docs if doc is not None]
+
     async def latest_update(self) -> datetime | None:
-        docs = [d async for d in self.collection.find({}, {"updated_at": 1}).sort("updated_at", -1).limit(1)]
+        docs = [d async for d in self.marks.find({}).sort("updated_at", -1).limit(1)]
         return docs[0]["updated_at"] if docs else None
 
     async def category_counts(self) -> dict[str, int]:

@@ -22,7 +22,14 @@ from pymongo.errors import DuplicateKeyError
 
 from tellwell.common.events import StoryScored
 from tellwell.common.sources import Source
-from tellwell.common.views import STORY_VIEW_INDEXES, STORY_VIEWS, view_document, view_from_document
+from tellwell.common.views import (
+    STORY_VIEW_INDEXES,
+    STORY_VIEWS,
+    VIEW_WRITES,
+    mark_written,
+    view_document,
+    view_from_document,
+)
 from tellwell.score.domain import Member
 
 log = logging.getLogger(__name__)
@@ -39,6 +46,7 @@ _ARTICLE_FIELDS = dict.fromkeys(
 async def ensure_indexes(db: DB) -> None:
     for name, keys in STORY_VIEW_INDEXES:
         await db[STORY_VIEWS].create_index(keys, name=name)
+    await db[VIEW_WRITES].create_index([("updated_at", -1)], name="by_update")
 
 
 # ---------------------------------------------------------------- articles and sources (ingest's)
@@ -258,6 +266,7 @@ async def store_view(
     if known_version is not None and known_version < view.version:
         result = await coll.replace_one({"_id": view.story_id, "version": known_version}, doc)
         if result.matched_count:
+            await mark_written(db, doc)
             if not recheck:
                 return Outcome.unchecked, view
             return await confirm_view(
@@ -274,8 +283,10 @@ async def store_view(
                 await coll.insert_one(doc)
             except DuplicateKeyError:  # another replica inserted first: compare again
                 continue
+            await mark_written(db, doc)
             return Outcome.stored, view
-        await coll.replace_one({"_id": view.story_id, "version": current["version"]}, doc)
+        if (await coll.replace_one({"_id": view.story_id, "version": current["version"]}, doc)).matched_count:
+            await mark_written(db, doc)
         if not recheck:
             return Outcome.unchecked, view
         # What is left of the attempts goes to the re-check's own write-again.
