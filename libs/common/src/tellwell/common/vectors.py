@@ -26,14 +26,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import qdrant_edge as edge
-from qdrant_client import AsyncQdrantClient
-from qdrant_client import models as qm
 
 from tellwell.common.observability import Check
 from tellwell.common.settings import QdrantSettings
+
+if TYPE_CHECKING:  # qdrant-client is imported where the server adapter is used: it takes ~1 s to import,
+    # which every process importing this module (the CLI too) would pay for the embedded default.
+    from qdrant_client import AsyncQdrantClient
+    from qdrant_client import models as qm
 
 T = TypeVar("T")
 VECTOR_NAME = "dense"
@@ -244,6 +247,8 @@ class QdrantServerIndex:
         self.client = client
 
     async def ensure_collection(self, name: str, dim: int, indexed: Indexed | None = None) -> None:
+        from qdrant_client import models as qm
+
         if not await self.client.collection_exists(name):
             await self.client.create_collection(
                 name,
@@ -257,6 +262,8 @@ class QdrantServerIndex:
                 await self.client.create_payload_index(name, field_name, field_schema=schema)
 
     async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
+        from qdrant_client import models as qm
+
         await self.client.upsert(
             collection,
             points=[
@@ -271,6 +278,8 @@ class QdrantServerIndex:
 
     @staticmethod
     def _filter(where: Where | None) -> qm.Filter | None:
+        from qdrant_client import models as qm
+
         if where is None:
             return None
         must: list[Any] = [
@@ -298,6 +307,8 @@ class QdrantServerIndex:
         self, collection: str, queries: Sequence[tuple[Sequence[float], Where | None]], limit: int = 10
     ) -> list[list[Hit]]:
         """``search`` for each (vector, filter), in one request."""
+        from qdrant_client import models as qm
+
         if not queries:
             return []
         responses = await self.client.query_batch_points(
@@ -320,6 +331,8 @@ class QdrantServerIndex:
         return [_hit(r.payload) for r in records]
 
     async def delete(self, collection: str, ids: Sequence[str]) -> None:
+        from qdrant_client import models as qm
+
         await self.client.delete(
             collection, points_selector=qm.PointIdsList(points=[point_uuid(i) for i in ids])
         )
@@ -337,6 +350,8 @@ class QdrantServerIndex:
 def make_vector_index(settings: QdrantSettings) -> EdgeIndex | QdrantServerIndex:
     """Qdrant Edge on ``settings.path`` unless ``settings.url`` names a Qdrant server."""
     if settings.url:
+        from qdrant_client import AsyncQdrantClient
+
         return QdrantServerIndex(AsyncQdrantClient(url=settings.url, api_key=settings.api_key))
     return EdgeIndex(settings.path)
 
