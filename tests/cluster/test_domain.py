@@ -12,9 +12,11 @@ from tellwell.cluster.domain import (
     Params,
     Scored,
     StoryState,
+    as_article,
     decide,
     older,
     score,
+    should_absorb,
     should_merge,
     threshold_for,
 )
@@ -252,3 +254,53 @@ class TestShouldMerge:
         a.absorb(b, PARAMS)
         assert a.member_ids == ["a-1", "a-2", "a-3", "b-1", "b-2", "b-3"]
         assert a.terms == Counter({"plane": 12, "missing": 6, "search": 6})
+
+
+class TestShouldAbsorb:
+    def big(self, df: DocFreq, size: int = 3, language: str = "en") -> StoryState:
+        first = signal("b-1", "Missing plane search widens", unit(1, 0), df=df, language=language)
+        return story_of("big", first, *(replace(first, article_id=f"b-{i}") for i in range(2, size + 1)))
+
+    def test_a_lone_story_is_scored_as_its_article(self):
+        df = DocFreq()
+        big = self.big(df)
+        lone = signal("x", "Search for the missing plane", unit(1, 0.2), at=T0 + timedelta(hours=2), df=df)
+        small = story_of("small", lone)
+        as_story, _ = score(as_article(small, df), big, df, PARAMS)
+        assert as_story == pytest.approx(score(lone, big, df, PARAMS)[0])
+
+    def test_a_lone_article_that_would_join_now_is_absorbed(self):
+        df = DocFreq()
+        big = self.big(df)
+        small = story_of("small", signal("x", "Missing plane search", unit(1, 0.1), df=df))
+        ok, s = should_absorb(small, big, df, PARAMS)
+        assert ok
+        assert s >= threshold_for(big, PARAMS, as_article(small, df).features.length)
+
+    def test_a_lone_article_on_another_event_is_not(self):
+        df = DocFreq()
+        big = self.big(df)
+        small = story_of("small", signal("x", "Oil prices fall", unit(0, 1), df=df))
+        assert should_absorb(small, big, df, PARAMS)[0] is False
+
+    def test_only_stories_up_to_absorb_max_size_are_offered(self):
+        df = DocFreq()
+        big = self.big(df, size=4)
+        one = signal("x", "Missing plane search", unit(1, 0.1), df=df)
+        pair = story_of("pair", one, replace(one, article_id="y"))
+        assert should_absorb(pair, big, df, PARAMS)[0] is False
+        assert should_absorb(pair, big, df, replace(PARAMS, absorb_max_size=2))[0] is True
+        assert should_absorb(story_of("one", one), big, df, replace(PARAMS, absorb_max_size=0))[0] is False
+
+    def test_the_receiving_story_needs_merge_min_size_articles(self):
+        df = DocFreq()
+        small = story_of("small", signal("x", "Missing plane search", unit(1, 0.1), df=df))
+        assert should_absorb(small, self.big(df, size=2), df, PARAMS)[0] is False
+        assert should_absorb(small, self.big(df, size=3), df, PARAMS)[0] is True
+
+    def test_other_language_or_outside_the_window_is_not_absorbed(self):
+        df = DocFreq()
+        small = story_of("small", signal("x", "Missing plane search", unit(1, 0.1), df=df))
+        assert should_absorb(small, self.big(df, language="fr"), df, PARAMS)[0] is False
+        late = signal("x", "Missing plane search", unit(1, 0.1), at=T0 + PARAMS.window + timedelta(hours=1))
+        assert should_absorb(story_of("late", late), self.big(df), df, PARAMS)[0] is False

@@ -5,7 +5,8 @@ encoder call, one filtered nearest-centroid query per article against the vector
 language, story active within the window), scores the candidates with ``domain.score`` and decides
 in arrival order. Stories created or grown earlier in the batch are candidates too (from memory),
 so the index is written once per batch: the changed centroids are upserted after the decisions.
-After the decisions, each grown story is checked against its nearest neighbours for a merge.
+After the decisions, each grown story is checked against its nearest neighbours for a merge, and
+then offered its nearest one-article stories, which it absorbs when they would join it now.
 
 Example::
 
@@ -37,6 +38,7 @@ from tellwell.cluster.domain import (
     decide,
     older,
     score,
+    should_absorb,
     should_merge,
     story_terms,
     threshold_for,
@@ -405,10 +407,50 @@ class Clusterer:
                 a, b = self._stories[a_id], self._stories[other_id]
                 ok, s = should_merge(a, b, self.df, p, (self._story_vector(a), self._story_vector(b)))
                 if ok:
-                    self._merge(a, b, s)
+                    self._merge(*older(a, b), s)
+        self._absorb_small(touched)
 
-    def _merge(self, a: StoryState, b: StoryState, merge_score: float) -> None:
-        survivor, absorbed = older(a, b)
+    def _absorb_small(self, touched: dict[str, StoryState]) -> None:
+        """Offer each grown story its nearest small stories (by centroid); it keeps those that join.
+
+        A small story that joins is merged into the grown story (whose id survives, whatever their
+        ages: subscribers already know the grown story). Bounded: ``candidate_k`` (at most 5) small
+        stories per grown story, one vector product over the small stories per batch.
+        """
+        p = self.params
+        if p.absorb_max_size <= 0:
+            return
+        grown: list[str] = []
+        for story in touched.values():
+            sid = self._resolve(story.story_id)
+            if sid in self._stories and self._stories[sid].size >= p.merge_min_size and sid not in grown:
+                grown.append(sid)
+        small = [sid for sid, s in self._stories.items() if s.size <= p.absorb_max_size]
+        if not grown or not small:
+            return
+        sims = (
+            np.stack([self._stories[g].centroid for g in grown])
+            @ np.stack([self._stories[s].centroid for s in small]).T
+        )
+        for gi, gid in enumerate(grown):
+            if gid not in self._stories:
+                continue
+            big = self._stories[gid]
+            # Nearest first; the language and the rest are checked by should_absorb.
+            ranked = [small[int(j)] for j in np.argsort(-sims[gi])]
+            offered = 0
+            for sid in ranked:
+                if offered >= min(p.candidate_k, 5):
+                    break
+                other = self._stories.get(sid)
+                if other is None or sid == gid or other.language != big.language:
+                    continue
+                offered += 1
+                ok, s = should_absorb(other, big, self.df, p, self._story_vector(big))
+                if ok:
+                    self._merge(big, other, s)
+
+    def _merge(self, survivor: StoryState, absorbed: StoryState, merge_score: float) -> None:
         survivor.absorb(absorbed, self.params)
         for aid in absorbed.member_ids:
             self._article_story[aid] = survivor.story_id
