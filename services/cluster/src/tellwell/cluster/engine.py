@@ -86,7 +86,11 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Merge:
-    """Story ``absorbed`` was merged into the older story ``survivor``."""
+    """Story ``absorbed`` was merged into ``survivor``.
+
+    Two grown stories that converge: the older survives. A one-article story that joins a grown
+    story (the re-check after a batch): the grown story survives, whatever their ages.
+    """
 
     survivor: str
     absorbed: str
