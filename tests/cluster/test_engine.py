@@ -265,10 +265,10 @@ class TestAbsorbSmall:
         lone, grown = out[0].story_id, out[2].story_id
         assert lone != grown
         [merge] = c.take_merges()
-        # The grown story keeps its id although the lone article's story is older.
-        assert (merge.survivor, merge.absorbed) == (grown, lone)
-        assert {c.story_of(a) for a in ("p1", "p2", "p3", "p4")} == {grown}
-        assert c.story_of(OIL[0].article_id) != grown
+        # Into the older story, as every merge: the lone article came first.
+        assert (merge.survivor, merge.absorbed) == (lone, grown)
+        assert {c.story_of(a) for a in ("p1", "p2", "p3", "p4")} == {lone}
+        assert c.story_of(OIL[0].article_id) != lone
         assert await index.count("stories") == 2
 
     async def test_switched_off_it_stays_alone(self, index):

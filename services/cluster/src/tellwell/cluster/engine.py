@@ -88,8 +88,8 @@ class Assignment:
 class Merge:
     """Story ``absorbed`` was merged into ``survivor``.
 
-    Two grown stories that converge: the older survives. A one-article story that joins a grown
-    story (the re-check after a batch): the grown story survives, whatever their ages.
+    The older survives: two grown stories that converge, or a one-article story that joins a grown
+    story on the re-check after a batch.
     """
 
     survivor: str
@@ -417,9 +417,9 @@ class Clusterer:
     def _absorb_small(self, touched: dict[str, StoryState]) -> None:
         """Offer each grown story its nearest small stories (by centroid); it keeps those that join.
 
-        A small story that joins is merged into the grown story (whose id survives, whatever their
-        ages: subscribers already know the grown story). Bounded: ``candidate_k`` (at most 5) small
-        stories per grown story, one vector product over the small stories per batch.
+        A small story that joins is merged with the grown story into the older of the two, as every
+        merge is. Bounded: ``candidate_k`` (at most 5) small stories per grown story, one vector
+        product over the small stories per batch.
         """
         p = self.params
         if p.absorb_max_size <= 0:
@@ -447,12 +447,14 @@ class Clusterer:
                 if offered >= min(p.candidate_k, 5):
                     break
                 other = self._stories.get(sid)
-                if other is None or sid == gid or other.language != big.language:
+                if other is None or sid == big.story_id or other.language != big.language:
                     continue
                 offered += 1
                 ok, s = should_absorb(other, big, self.df, p, self._story_vector(big))
-                if ok:
-                    self._merge(big, other, s)
+                if ok:  # into the older one, as every merge (the lone article may have come first)
+                    survivor, absorbed = older(big, other)
+                    self._merge(survivor, absorbed, s)
+                    big = survivor
 
     def _merge(self, survivor: StoryState, absorbed: StoryState, merge_score: float) -> None:
         survivor.absorb(absorbed, self.params)
