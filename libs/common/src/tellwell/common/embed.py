@@ -51,6 +51,32 @@ class Encoder:
     ONNX Runtime's offline transformer optimiser (fused Attention/SkipLayerNorm/BiasGelu) was
     measured and not adopted: the session's own graph optimisations (ORT_ENABLE_ALL, the default)
     on the plain export ran 14-16% less CPU per text than the fused graph on this CPU (AVX-512).
+
+    Lower precision was measured (2026-11-29) and not adopted. Gate: mean cosine to these fp32
+    embeddings >= 0.999 and min >= 0.99 on real texts, B-cubed F1 not lower on any of the three
+    dev streams (same clustering code, back to back), and a real speed gain. Speed: A/B in one
+    process, alternating, 4-6 runs, quiet machine (load ~1.3); fp32 is 7.1-7.4 ms CPU per
+    googlenews-ts text (~245 texts/s) and 3.0 per uci headline (~560/s).
+
+    * ONNX Runtime's dynamic int8 (``quantize_dynamic``; per-channel weights, reduce_range off,
+      which VNNI allows): 3.9 ms, 431 texts/s, but mean cosine 0.993 (min 0.986); per-tensor
+      weights 0.961. Quantising only the feed-forward MatMuls: 0.994; sparing the first and last
+      layers: 0.995. Its one activation scale per tensor lets an outlier token or channel set the
+      step for the whole batch (and a text's vector depends on its batch mates).
+    * Per-token activation scales (a hand-built graph: reduce, quantise, ``MatMulInteger``,
+      dequantise; ONNX Runtime's fused kernels take one scale per tensor only): 0.9989; with
+      SmoothQuant (alpha 0.5, calibrated on random word pieces) 0.9994 (min 0.998, 14,493 texts)
+      but F1 moved up to -0.001 on some streams (another calibration draw: -0.007); leaving the
+      feed-forward output in fp32 gave 0.9997 (min 0.9991) and F1 0.9006/0.9185/0.9576 against
+      fp32's 0.9006/0.9186/0.9577 (uci/googlenews-t/googlenews-ts). Either way the unfused ops ate
+      the gain: 6.4-6.5 ms CPU (-9 to -13 %), 239-246 texts/s, no faster in wall time. For scale,
+      isotropic noise at cosine 0.9994 moves F1 by -0.0015 to +0.0007.
+    * bf16 (PyTorch autocast, AVX512-BF16 through oneDNN): cosine 0.99998 but 1.6x the CPU of
+      fp32; fp16 weights in PyTorch: within the noise of fp32; on one 1120x384x1536 MatMul in ONNX
+      Runtime, fp16 was slower than fp32 and 8-bit blocks (MatMulNBits) at most 15 % faster,
+      against 3-4x for ``MatMulInteger``. Session options (spinning, no arena, denormals as zero):
+      no gain per text; one thread costs 6-16 % less CPU per text but uses one core of two on an
+      idle machine (see ``threads``).
     """
 
     dim = MINILM_DIM
