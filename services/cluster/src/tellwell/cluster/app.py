@@ -33,7 +33,11 @@ def create_app(config: Settings = settings) -> AsgiFastStream:
         mongo = make_mongo_client(config.mongo)
         db = mongo[config.mongo.database]
         index = make_vector_index(config.qdrant)
-        encoder = Encoder(backend=config.encoder_backend, threads=config.encoder_threads)
+        encoder = Encoder(
+            backend=config.encoder_backend,
+            threads=config.encoder_threads,
+            max_seq_length=config.encoder_max_tokens,
+        )
         encoder.load()  # before consuming: the first batch must not wait for the model
         clusterer = Clusterer(index, encoder, collection=config.collection)
         await clusterer.start()

@@ -23,7 +23,7 @@ import numpy as np
 import typer
 
 from tellwell.cluster.domain import Params
-from tellwell.cluster.engine import ArticleIn, Clusterer
+from tellwell.cluster.engine import EMBED_MAX_TOKENS, ArticleIn, Clusterer
 from tellwell.common.embed import Encoder, TextEncoder
 from tellwell.common.vectors import EdgeIndex
 
@@ -195,11 +195,14 @@ def bench_cluster(
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Also write the JSON result to this file.")] = None,
     backend: Annotated[str, typer.Option(help="Encoder backend: onnx or torch.")] = "onnx",
+    max_tokens: Annotated[
+        int, typer.Option(min=8, max=256, help="Word pieces the encoder reads per article (as the service).")
+    ] = EMBED_MAX_TOKENS,
 ) -> None:
     """Cluster a labelled stream with the real encoder and Qdrant Edge; print B-cubed F1, NMI, ARI, speed."""
     params = parse_overrides(param or [])
     articles, gold = read_stream(input)
-    encoder = Encoder(backend="torch" if backend == "torch" else "onnx")
+    encoder = Encoder(backend="torch" if backend == "torch" else "onnx", max_seq_length=max_tokens)
     t0 = time.perf_counter()
     encoder.load()
     load_s = time.perf_counter() - t0

@@ -53,7 +53,7 @@ class Params:
     # Extra threshold for long inputs (title + lead/text): longer texts share more words and their
     # similarities run higher. Ramps linearly from 0 at ``short_tokens`` to the full delta at
     # ``long_tokens`` content tokens: a property of the input, not of a data set.
-    long_text_delta: float = 0.06
+    long_text_delta: float = 0.05
     long_text_merge_delta: float = 0.15  # the same ramp on the merge threshold (mean story text length)
     short_tokens: int = 10
     long_tokens: int = 30

@@ -2,6 +2,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from tellwell.cluster.engine import EMBED_MAX_TOKENS
 from tellwell.common.settings import QdrantSettings, ServiceSettings, service_config
 
 
@@ -20,6 +21,8 @@ class Settings(ServiceSettings):
     # The same MiniLM weights in ONNX Runtime (default: as fast idle, far steadier under CPU
     # contention) or in PyTorch; see tellwell.common.embed.Encoder.
     encoder_backend: Literal["onnx", "torch"] = "onnx"
+    # Word pieces of each article's text the encoder reads (see engine.EMBED_MAX_TOKENS).
+    encoder_max_tokens: int = Field(default=EMBED_MAX_TOKENS, ge=8, le=256)
     # Threads of one encoder call (default: the runtime's own, one per core). Where other
     # processes share the cores, one thread can be faster: a parallel step waits for its slowest
     # thread, and a thread that lost its core stalls every step.
