@@ -160,7 +160,7 @@ def in_process_partition(rows: Sequence[dict[str, Any]], ids: Sequence[str]) -> 
 
     from tellwell.cluster.bench import run
     from tellwell.cluster.domain import Params
-    from tellwell.cluster.engine import ArticleIn
+    from tellwell.cluster.engine import EMBED_MAX_TOKENS, ArticleIn
     from tellwell.common.embed import Encoder
 
     articles = [
@@ -176,7 +176,9 @@ def in_process_partition(rows: Sequence[dict[str, Any]], ids: Sequence[str]) -> 
         for row, aid in zip(rows, ids, strict=True)
     ]
     with tempfile.TemporaryDirectory() as root:
-        labels, _, _ = asyncio.run(run(articles, Encoder(), Params(), root=Path(root)))
+        # The encoder as the cluster service configures it (it reads the first pieces only).
+        encoder = Encoder(max_seq_length=EMBED_MAX_TOKENS)
+        labels, _, _ = asyncio.run(run(articles, encoder, Params(), root=Path(root)))
     return dict(zip(ids, labels, strict=True))
 
 
