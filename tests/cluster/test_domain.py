@@ -256,6 +256,9 @@ class TestShouldMerge:
         assert a.terms == Counter({"plane": 12, "missing": 6, "search": 6})
 
 
+ABSORB = replace(PARAMS, absorb_max_size=1)  # the re-check is off by default
+
+
 class TestShouldAbsorb:
     def big(self, df: DocFreq, size: int = 3, language: str = "en") -> StoryState:
         first = signal("b-1", "Missing plane search widens", unit(1, 0), df=df, language=language)
@@ -266,41 +269,41 @@ class TestShouldAbsorb:
         big = self.big(df)
         lone = signal("x", "Search for the missing plane", unit(1, 0.2), at=T0 + timedelta(hours=2), df=df)
         small = story_of("small", lone)
-        as_story, _ = score(as_article(small, df), big, df, PARAMS)
-        assert as_story == pytest.approx(score(lone, big, df, PARAMS)[0])
+        as_story, _ = score(as_article(small, df), big, df, ABSORB)
+        assert as_story == pytest.approx(score(lone, big, df, ABSORB)[0])
 
     def test_a_lone_article_that_would_join_now_is_absorbed(self):
         df = DocFreq()
         big = self.big(df)
         small = story_of("small", signal("x", "Missing plane search", unit(1, 0.1), df=df))
-        ok, s = should_absorb(small, big, df, PARAMS)
+        ok, s = should_absorb(small, big, df, ABSORB)
         assert ok
-        assert s >= threshold_for(big, PARAMS, as_article(small, df).features.length)
+        assert s >= threshold_for(big, ABSORB, as_article(small, df).features.length)
 
     def test_a_lone_article_on_another_event_is_not(self):
         df = DocFreq()
         big = self.big(df)
         small = story_of("small", signal("x", "Oil prices fall", unit(0, 1), df=df))
-        assert should_absorb(small, big, df, PARAMS)[0] is False
+        assert should_absorb(small, big, df, ABSORB)[0] is False
 
     def test_only_stories_up_to_absorb_max_size_are_offered(self):
         df = DocFreq()
         big = self.big(df, size=4)
         one = signal("x", "Missing plane search", unit(1, 0.1), df=df)
         pair = story_of("pair", one, replace(one, article_id="y"))
-        assert should_absorb(pair, big, df, PARAMS)[0] is False
-        assert should_absorb(pair, big, df, replace(PARAMS, absorb_max_size=2))[0] is True
-        assert should_absorb(story_of("one", one), big, df, replace(PARAMS, absorb_max_size=0))[0] is False
+        assert should_absorb(pair, big, df, ABSORB)[0] is False
+        assert should_absorb(pair, big, df, replace(ABSORB, absorb_max_size=2))[0] is True
+        assert should_absorb(story_of("one", one), big, df, replace(ABSORB, absorb_max_size=0))[0] is False
 
     def test_the_receiving_story_needs_merge_min_size_articles(self):
         df = DocFreq()
         small = story_of("small", signal("x", "Missing plane search", unit(1, 0.1), df=df))
-        assert should_absorb(small, self.big(df, size=2), df, PARAMS)[0] is False
-        assert should_absorb(small, self.big(df, size=3), df, PARAMS)[0] is True
+        assert should_absorb(small, self.big(df, size=2), df, ABSORB)[0] is False
+        assert should_absorb(small, self.big(df, size=3), df, ABSORB)[0] is True
 
     def test_other_language_or_outside_the_window_is_not_absorbed(self):
         df = DocFreq()
         small = story_of("small", signal("x", "Missing plane search", unit(1, 0.1), df=df))
-        assert should_absorb(small, self.big(df, language="fr"), df, PARAMS)[0] is False
-        late = signal("x", "Missing plane search", unit(1, 0.1), at=T0 + PARAMS.window + timedelta(hours=1))
-        assert should_absorb(story_of("late", late), self.big(df), df, PARAMS)[0] is False
+        assert should_absorb(small, self.big(df, language="fr"), df, ABSORB)[0] is False
+        late = signal("x", "Missing plane search", unit(1, 0.1), at=T0 + ABSORB.window + timedelta(hours=1))
+        assert should_absorb(story_of("late", late), self.big(df), df, ABSORB)[0] is False

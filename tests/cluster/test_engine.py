@@ -247,7 +247,7 @@ class TestMerge:
 class TestAbsorbSmall:
     # Articles never join a one-article story here (singleton_delta), so the first plane article
     # stays alone while the second one's story grows by copies; the re-check then absorbs it.
-    PARAMS = replace(PARAMS, singleton_delta=5.0)
+    PARAMS = replace(PARAMS, singleton_delta=5.0, absorb_max_size=1)
 
     def batch(self) -> list[ArticleIn]:
         second = "Malaysia Airlines plane missing: search over South China Sea"

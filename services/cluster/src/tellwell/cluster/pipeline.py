@@ -32,7 +32,7 @@ Publish = Callable[[Sequence[StoryCluster]], Awaitable[None]]
 # The lexical feature weighs 0.7 of the join score, so statistics 30 s stale (the first choice) made a
 # restarted service decide differently enough to show in the e2e fault test. The document is small
 # (one term list, pruned), so every 5 s is cheap.
-STATS_EVERY = timedelta(seconds=5)
+STATS_EVERY = timedelta(seconds=1)
 DECISIONS = Counter("tellwell_cluster_assignments_total", "Article assignments", ["kind"])
 
 
