@@ -28,10 +28,10 @@ from tellwell.common.events import ChangeKind, RawArticle, RelatedStory, StoryCl
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[StoryCluster]], Awaitable[None]]
-# The running word statistics (IDF) are saved this often; a restart restores them as of the last save.
-# The lexical feature weighs 0.7 of the join score, so statistics 30 s stale (the first choice) made a
-# restarted service decide differently enough to show in the e2e fault test. The document is small
-# (one term list, pruned), so every 5 s is cheap.
+# The running word statistics (IDF) are saved this often; a restart restores them as of the last save,
+# and statistics 30 s stale (the first choice) made a restarted service decide differently enough to
+# show in the e2e fault test (more so with the learned weights, lexical 0.7). The document is one
+# pruned term list, and it is written only after a batch that changed stories.
 STATS_EVERY = timedelta(seconds=1)
 DECISIONS = Counter("tellwell_cluster_assignments_total", "Article assignments", ["kind"])
 
