@@ -12,7 +12,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -68,3 +69,13 @@ def mongo_check(client: AsyncMongoClient[dict[str, Any]]) -> Check:
         await client.admin.command("ping")
 
     return check
+
+
+async def find_by_ids(
+    collection: AsyncCollection[dict[str, Any]], ids: Iterable[Any], projection: Any = None
+) -> list[dict[str, Any] | None]:
+    """One ``_id`` lookup per id, concurrently, in the order given (``None`` where none is stored).
+
+    An ``$in`` would be one query, but FerretDB 1.x answers it with a full collection scan, while an
+    ``_id`` equality uses the index."""
+    return list(await asyncio.gather(*(collection.find_one({"_id": i}, projection) for i in ids)))

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from tellwell.common.mongo import find_by_ids
 from tellwell.common.sources import Source
 from tellwell.common.views import STORY_VIEWS, VIEW_WRITES
 from tellwell.gateway.domain import SORT_FIELD, CursorKey, FeedQuery
@@ -110,9 +110,7 @@ class StoryViews:
     async def cards(self, story_ids: Iterable[str]) -> list[Doc]:
         """The cards of these stories (those that exist), one ``_id`` lookup each, concurrently: an
         ``$in`` is a full scan on FerretDB 1.x."""
-        docs = await asyncio.gather(
-            *(self.collection.find_one({"_id": i}, CARD_PROJECTION) for i in story_ids)
-        )
+        docs = await find_by_ids(self.collection, story_ids, CARD_PROJECTION)
         return [doc for doc in docs if doc is not None]
 
     async def latest_update(self) -> datetime | None:

@@ -21,6 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from tellwell.common.events import StoryScored
+from tellwell.common.mongo import find_by_ids
 from tellwell.common.sources import Source
 from tellwell.common.views import (
     STORY_VIEW_INDEXES,
@@ -107,7 +108,7 @@ async def load_members(
     ids = list(dict.fromkeys(article_ids))
     known = {aid: m for aid in ids if cache is not None and (m := cache.get(aid)) is not None}
     unread = [aid for aid in ids if aid not in known]
-    docs = await asyncio.gather(*(db.articles.find_one({"_id": aid}, _ARTICLE_FIELDS) for aid in unread))
+    docs = await find_by_ids(db.articles, unread, _ARTICLE_FIELDS)
     for doc in docs:
         if doc is not None and _readable(doc):
             member = member_from_doc(doc)
@@ -189,7 +190,7 @@ class ViewCache:
 async def _views_by_id(db: DB, ids: Sequence[str], cache: ViewCache | None) -> dict[str, StoryScored]:
     found = {sid: v for sid in ids if cache is not None and (v := cache.get(sid)) is not None}
     unread = [sid for sid in ids if sid not in found]
-    docs = await asyncio.gather(*(db[STORY_VIEWS].find_one({"_id": sid}) for sid in unread))
+    docs = await find_by_ids(db[STORY_VIEWS], unread)
     for sid, doc in zip(unread, docs, strict=True):
         if (view := _readable_view(doc)) is not None:
             found[sid] = view

@@ -20,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from tellwell.common.events import Lean, StoryCluster, StorySummary
+from tellwell.common.mongo import find_by_ids
 from tellwell.common.sources import Source
 from tellwell.summarize.domain import Article
 
@@ -150,12 +151,12 @@ async def store_summary(
 
 async def get_articles(db: DB, ids: Sequence[str]) -> list[Doc]:
     """Member articles by ``_id``, concurrently; missing ones are skipped."""
-    docs = await asyncio.gather(*(db.articles.find_one({"_id": aid}, ARTICLE_FIELDS) for aid in ids))
+    docs = await find_by_ids(db.articles, ids, ARTICLE_FIELDS)
     return [d for d in docs if d is not None]
 
 
 async def get_sources(db: DB, domains: Sequence[str]) -> dict[str, Source]:
-    docs = await asyncio.gather(*(db.sources.find_one({"_id": d}) for d in domains))
+    docs = await find_by_ids(db.sources, domains)
     out: dict[str, Source] = {}
     for doc in docs:
         if doc is None:
