@@ -10,8 +10,10 @@ import pytest
 from faststream.kafka import TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
+from pymongo.errors import AutoReconnect
 
-from tellwell.cluster.engine import Clusterer
+from tellwell.cluster import repository as repo
+from tellwell.cluster.engine import Clusterer, new_story_id
 from tellwell.cluster.handlers import make_router
 from tellwell.cluster.pipeline import ClusterPipeline, stored_event
 from tellwell.common.embed import Encoder
@@ -186,6 +188,43 @@ class TestPipeline:
         }
         assert await mongo_db.story_versions.count_documents({}) == versions
         assert {e.story_id for e in out.events} == {stored[e.article_id] for e in events[:3]}
+
+    async def test_a_batch_is_decided_in_published_order(self, pipeline_factory):
+        out = Collected()
+        pipeline = await pipeline_factory(out)
+        quake = [e for label, e in stream_events() if label == "quake"]
+
+        await pipeline.process(list(reversed(quake)))  # as a backlog may bring them
+
+        [event] = out.events
+        assert event.story_id == new_story_id(quake[0].article_id)  # the first published founds it
+
+    async def test_a_batch_whose_store_failed_is_decided_again_from_the_store(
+        self, pipeline_factory, mongo_db, monkeypatch
+    ):
+        out = Collected()
+        pipeline = await pipeline_factory(out)
+        events = [e for _, e in stream_events()]
+        await pipeline.process(events[:3])
+        real_save = repo.save
+
+        async def store_down(*args, **kwargs):
+            raise AutoReconnect("connection closed")
+
+        monkeypatch.setattr(repo, "save", store_down)
+        with pytest.raises(AutoReconnect):
+            await pipeline.process(events[3:])
+        monkeypatch.setattr(repo, "save", real_save)
+        out.events.clear()
+        await pipeline.process(events[3:])  # the batch again, as the broker redelivers it
+
+        # Decided and stored this time, not skipped as already assigned: every article has its
+        # membership and is in a story that was announced.
+        assert await mongo_db.memberships.count_documents({}) == len(events)
+        announced = {aid for e in out.events for aid in e.added_ids}
+        assert announced == {e.article_id for e in events[3:]}
+        stories = stories_of(out.latest())
+        assert sorted(a for ids in stories.values() for a in ids) == sorted(e.article_id for e in events)
 
     async def test_restart_restores_the_word_statistics(self, pipeline_factory, mongo_db):
         first = await pipeline_factory(Collected(), "edge1")

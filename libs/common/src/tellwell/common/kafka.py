@@ -235,7 +235,13 @@ BrokerDep = Annotated[KafkaBroker, Context("broker")]
 
 
 def batch_subscriber(
-    router: KafkaRouter, source: str, *, group: str, batch_max: int, batch_wait_ms: int
+    router: KafkaRouter,
+    source: str,
+    *,
+    group: str,
+    batch_max: int,
+    batch_wait_ms: int,
+    partition_fetch_bytes: int | None = None,
 ) -> Callable[[Any], Any]:
     """The subscriber decorator every TellWell consumer uses: batches of up to ``batch_max``
     records, with ``consumer_options``.
@@ -244,7 +250,18 @@ def batch_subscriber(
     to ``batch_max`` with that timeout, which returns what is buffered at once, and after an empty
     poll it sleeps ``batch_wait_ms`` more. Batches form from what arrived while the previous one was
     handled; the wait only adds latency for a consumer that was idle (up to twice the value), so
-    keep it small."""
+    keep it small.
+
+    ``partition_fetch_bytes`` caps what one fetch brings of each partition (aiokafka's
+    ``max_partition_fetch_bytes``, 1 MiB by default). ``getmany`` drains the buffered fetches one
+    partition after another, and aiokafka fetches a partition again only once its buffer is drained,
+    so with the default a backlog arrives partition by partition: first minutes of one partition,
+    then the same minutes of the next. A small cap interleaves the partitions: each batch then holds
+    the next few records of every partition, about the same stretch of time (the cluster service
+    needs that; see its ``fetch_partition_bytes``)."""
+    extra: dict[str, Any] = {}
+    if partition_fetch_bytes is not None:
+        extra["max_partition_fetch_bytes"] = partition_fetch_bytes
     return cast(
         Callable[[Any], Any],
         router.subscriber(
@@ -253,6 +270,7 @@ def batch_subscriber(
             max_records=batch_max,
             batch_timeout_ms=batch_wait_ms,
             **consumer_options(group),
+            **extra,
         ),
     )
 

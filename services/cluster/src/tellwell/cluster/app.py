@@ -24,7 +24,13 @@ from tellwell.common.vectors import make_vector_index
 
 def create_app(config: Settings = settings) -> AsgiFastStream:
     broker = make_broker(config.kafka, service="cluster")
-    broker.include_router(make_router(batch_max=config.batch_max, batch_wait_ms=config.batch_wait_ms))
+    broker.include_router(
+        make_router(
+            batch_max=config.batch_max,
+            batch_wait_ms=config.batch_wait_ms,
+            fetch_partition_bytes=config.fetch_partition_bytes,
+        )
+    )
     state: dict[str, object] = {}
 
     @asynccontextmanager

@@ -137,6 +137,13 @@ class Clusterer:
         self.encoder = encoder
         self.params = params
         self.collection = collection
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every story and statistic (before ``restore`` rebuilds them from a store).
+
+        Index points of forgotten stories stay until overwritten or deleted; a search hit on a
+        story the engine does not hold is skipped."""
         self.df = DocFreq()
         self._stories: dict[str, StoryState] = {}
         self._article_story: dict[str, str] = {}

@@ -19,12 +19,24 @@ PipelineDep = Annotated[ClusterPipeline, Context("pipeline")]
 
 
 def make_router(
-    *, source: str = Topic.raw_article, group: str = GROUP, batch_max: int = 64, batch_wait_ms: int = 20
+    *,
+    source: str = Topic.raw_article,
+    group: str = GROUP,
+    batch_max: int = 256,
+    batch_wait_ms: int = 20,
+    fetch_partition_bytes: int | None = 32 * 1024,
 ) -> KafkaRouter:
     """The subscriber, as a router (tests point it at their own topic and group)."""
     router = KafkaRouter()
 
-    @batch_subscriber(router, source, group=group, batch_max=batch_max, batch_wait_ms=batch_wait_ms)
+    @batch_subscriber(
+        router,
+        source,
+        group=group,
+        batch_max=batch_max,
+        batch_wait_ms=batch_wait_ms,
+        partition_fetch_bytes=fetch_partition_bytes,
+    )
     async def cluster_articles(message: KafkaMessage, pipeline: PipelineDep, broker: BrokerDep) -> None:
         """Decode each record (a bad one goes to the DLQ alone), then cluster the batch as one."""
         events = [event for _, event in await decode_batch(broker, message, RawArticle, group=group)]

@@ -1,12 +1,14 @@
 """From ``raw.article`` batches to story changes: decide (engine), store (repository), emit.
 
-Per batch: the engine assigns every article (an article assigned before keeps its story), takes
-the merges it decided, then every touched story gets one new version — so a burst of articles
-joining one story yields one ``story.cluster`` event with all the added ids. Memberships (with
-the why of each assignment) and story versions are stored before the events are published, and
-offsets are committed after that: a crash anywhere replays the batch, the engine returns the same
-assignments, and the stories are re-emitted with the versions already stored, which consumers
-ignore as already applied.
+Per batch: the engine assigns every article in published order (an article assigned before keeps
+its story), takes the merges it decided, then every touched story gets one new version — so a
+burst of articles joining one story yields one ``story.cluster`` event with all the added ids.
+Story versions and memberships (with the why of each assignment) are stored before the events are
+published, and offsets are committed after that: a crash anywhere replays the batch, the engine
+returns the same assignments, and the stories are re-emitted with the versions already stored,
+which consumers ignore as already applied. A batch that fails in this process (a store or the
+broker down) leaves the engine ahead of the store, so the engine is rebuilt from the store before
+the next batch: the redelivered batch is then decided again, not taken as already done.
 """
 
 from __future__ import annotations
@@ -76,10 +78,13 @@ class ClusterPipeline:
         self.versions: dict[str, int] = {}
         self.stream_time = datetime.min.replace(tzinfo=UTC)
         self.stats_saved_at = datetime.min.replace(tzinfo=UTC)
+        self.stale = False  # the engine holds decisions the store may not (a batch failed)
 
     async def restore(self, window: timedelta) -> int:
         """Rebuild the engine from the stored stories active in the window before the newest one,
-        and the running word statistics."""
+        and the running word statistics; whatever the engine held before is dropped."""
+        self.clusterer.reset()
+        self.versions, self.stale = {}, False
         newest = await repo.newest_story_time(self.db)
         if newest is None:
             return 0
@@ -93,8 +98,20 @@ class ClusterPipeline:
         return len(docs)
 
     async def process(self, events: Sequence[RawArticle]) -> list[StoryCluster]:
+        if self.stale:
+            restored = await self.restore(self.clusterer.params.window)
+            log.warning("engine rebuilt from the store after a failed batch (%d stories)", restored)
+        try:
+            return await self._process(events)
+        except BaseException:
+            self.stale = True  # the batch comes again (not committed); decide it again from the store
+            raise
+
+    async def _process(self, events: Sequence[RawArticle]) -> list[StoryCluster]:
         started = time.perf_counter()
-        articles = [article_in(e) for e in events]
+        # Published order: a backlog arrives a few records per partition at a time (see
+        # settings.fetch_partition_bytes); within a batch the order is the one a live stream has.
+        articles = sorted((article_in(e) for e in events), key=lambda a: a.published_at)
         known = {a.article_id for a in articles if self.clusterer.story_of(a.article_id) is not None}
         # Articles older than the active window may belong to a story the engine has evicted:
         # the store knows, and a replay of one must not start a second story for it.
@@ -135,7 +152,9 @@ class ClusterPipeline:
             event = self._event(story_id, change, now)
             out.append(event)
             versions.append(self._version_doc(event, change))
-        memberships = [self._membership(a, now) for a in assignments if a.article_id not in known]
+        # Known articles too: a membership the store lost (a crash between the two writes) comes back
+        # on the replay; one it has is kept (insert only).
+        memberships = [self._membership(a, now) for a in assignments]
         store_at = time.perf_counter()
         await repo.save(self.db, memberships, versions)
         if changes and now - self.stats_saved_at >= STATS_EVERY:  # not on every batch

@@ -32,8 +32,10 @@ async def ensure_indexes(db: DB) -> None:
 
 
 async def save(db: DB, memberships: Sequence[Doc], versions: Sequence[Doc]) -> None:
-    await insert_new(db.memberships, memberships)
+    """Story versions first: a restart rebuilds from them, and an article they hold counts as
+    assigned, so its membership is written again on the replay if this stops in between."""
     await insert_new(db.story_versions, versions)
+    await insert_new(db.memberships, memberships)
 
 
 async def latest_versions(db: DB, since: datetime) -> list[Doc]:
