@@ -12,6 +12,7 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 from pymongo.errors import AutoReconnect
 
+from tellwell.cluster import pipeline as pipeline_module
 from tellwell.cluster import repository as repo
 from tellwell.cluster.engine import Clusterer, new_story_id
 from tellwell.cluster.handlers import make_router
@@ -234,7 +235,33 @@ class TestPipeline:
         restarted = await pipeline_factory(Collected(), "edge2")
         await restarted.restore(timedelta(hours=36))
 
-        assert restarted.clusterer.df.n_docs == first.clusterer.df.n_docs
+        assert restarted.clusterer.df == first.clusterer.df
+
+    async def test_statistics_between_whole_saves_are_restored_from_each_batch_s_additions(
+        self, pipeline_factory, mongo_db, monkeypatch
+    ):
+        events = [e for _, e in stream_events()]
+        first = await pipeline_factory(Collected(), "edge1")
+        await first.process(events[:3])  # the first batch stores the whole table
+        monkeypatch.setattr(pipeline_module, "STATS_EVERY", timedelta(days=1))
+        for start in range(3, len(events), 2):  # the next ones only what they added
+            await first.process(events[start : start + 2])
+        assert await mongo_db.engine_stats_log.count_documents({}) == 3
+
+        restarted = await pipeline_factory(Collected(), "edge2")
+        await restarted.restore(timedelta(hours=36))
+        assert restarted.clusterer.df == first.clusterer.df
+        assert restarted.clusterer.df.n_docs == len(events)
+
+        # The next whole table replaces the additions before it, and a restart after it still agrees.
+        monkeypatch.setattr(pipeline_module, "STATS_EVERY", timedelta(0))
+        later = make_raw_article(title="Central bank of Chile cuts rates after the earthquake")
+        await restarted.process([later])
+        assert await mongo_db.engine_stats_log.count_documents({}) == 0
+        again = await pipeline_factory(Collected(), "edge3")
+        await again.restore(timedelta(hours=36))
+        assert again.clusterer.df == restarted.clusterer.df
+        assert again.clusterer.df.n_docs == len(events) + 1
 
 
 @pytest.mark.mongo

@@ -115,14 +115,32 @@ def extract_entities(text: str) -> list[str]:
 
 @dataclass
 class DocFreq:
-    """Running document frequencies over the articles seen so far; smoothed IDF."""
+    """Running document frequencies over the articles seen so far; smoothed IDF.
+
+    What was observed since the last ``take_changes`` is kept apart too, so a store can keep the
+    statistics as a full ``snapshot`` now and then plus small changes in between (``apply``)."""
 
     n_docs: int = 0
     df: Counter[str] = field(default_factory=Counter)
+    _new_docs: int = field(default=0, repr=False, compare=False)
+    _new_df: Counter[str] = field(default_factory=Counter, repr=False, compare=False)
 
     def observe(self, terms: Iterable[str]) -> None:
+        distinct = set(terms)
         self.n_docs += 1
-        self.df.update(set(terms))
+        self.df.update(distinct)
+        self._new_docs += 1
+        self._new_df.update(distinct)
+
+    def take_changes(self) -> dict[str, Any]:
+        """What was observed since the last call, in ``snapshot`` form (``apply`` adds it)."""
+        changes = {"n_docs": self._new_docs, "df": [[t, c] for t, c in self._new_df.items()]}
+        self._new_docs, self._new_df = 0, Counter()
+        return changes
+
+    def apply(self, changes: Mapping[str, Any]) -> None:
+        self.n_docs += int(changes["n_docs"])
+        self.df.update({str(t): int(c) for t, c in changes["df"]})
 
     def idf(self, term: str) -> float:
         # BM25-style smoothing, floored so that very common terms still weigh a little.

@@ -30,11 +30,11 @@ from tellwell.common.events import ChangeKind, RawArticle, RelatedStory, StoryCl
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[StoryCluster]], Awaitable[None]]
-# The running word statistics (IDF) are saved this often; a restart restores them as of the last save,
-# and statistics 30 s stale (the first choice) made a restarted service decide differently enough to
-# show in the e2e fault test (more so with the learned weights, lexical 0.7). The document is one
-# pruned term list, and it is written only after a batch that changed stories.
-STATS_EVERY = timedelta(seconds=1)
+# The running word statistics (IDF): each batch stores what it added (a small document), and the
+# whole table, up to 200,000 terms, is stored this often, after which the additions before it are
+# dropped. A restart restores the table and the additions since: the statistics the stored stories
+# were decided with (statistics even 30 s stale made a restarted service decide differently).
+STATS_EVERY = timedelta(seconds=60)
 DECISIONS = Counter("tellwell_cluster_assignments_total", "Article assignments", ["kind"])
 
 
@@ -78,6 +78,7 @@ class ClusterPipeline:
         self.versions: dict[str, int] = {}
         self.stream_time = datetime.min.replace(tzinfo=UTC)
         self.stats_saved_at = datetime.min.replace(tzinfo=UTC)
+        self.stats_seq = 0  # the last stored addition to the word statistics
         self.stale = False  # the engine holds decisions the store may not (a batch failed)
 
     async def restore(self, window: timedelta) -> int:
@@ -92,9 +93,14 @@ class ClusterPipeline:
         docs = await repo.latest_versions(self.db, newest - window)
         self.versions = {d["story_id"]: d["version"] for d in docs}
         live = [json.loads(d["state"]) for d in docs if not d.get("merged_into")]
-        if (stats := await repo.load_stats(self.db)) is not None:
+        stats, self.stats_seq, changes = await repo.load_stats(self.db)
+        if stats is not None:
             live.append(json.loads(stats))
         self.clusterer.restore(live)
+        for seq, change in changes:
+            self.clusterer.df.apply(json.loads(change))
+            self.stats_seq = seq
+        self.stats_saved_at = datetime.now(UTC)  # the next whole table when a period has passed
         return len(docs)
 
     async def process(self, events: Sequence[RawArticle]) -> list[StoryCluster]:
@@ -157,9 +163,7 @@ class ClusterPipeline:
         memberships = [self._membership(a, now) for a in assignments]
         store_at = time.perf_counter()
         await repo.save(self.db, memberships, versions)
-        if changes and now - self.stats_saved_at >= STATS_EVERY:  # not on every batch
-            await repo.save_stats(self.db, json.dumps(self.clusterer.snapshot_stats()))
-            self.stats_saved_at = now
+        await self._save_stats(now)
 
         for story_id in replayed - set(changes):  # a redelivered batch: re-emit what is stored
             if (stored := await repo.story_version(self.db, story_id)) is not None:
@@ -177,6 +181,17 @@ class ClusterPipeline:
         for story_id in self.clusterer.evict(self.stream_time):
             log.debug("story %s left the active window", story_id)
         return out
+
+    async def _save_stats(self, now: datetime) -> None:
+        changes = self.clusterer.df.take_changes()
+        if not changes["n_docs"]:
+            return
+        self.stats_seq += 1
+        if now - self.stats_saved_at >= STATS_EVERY:
+            await repo.save_stats(self.db, json.dumps(self.clusterer.snapshot_stats()), self.stats_seq)
+            self.stats_saved_at = now
+        else:
+            await repo.save_stats_change(self.db, self.stats_seq, json.dumps(changes))
 
     def _event(self, story_id: str, change: Change, now: datetime) -> StoryCluster:
         if change.merged_into:  # the absorbed story's last word: follow the survivor

@@ -7,6 +7,9 @@ Both are append-only (bulk inserts: fast on every MongoDB-wire server, FerretDB 
 * ``story_versions``: one document per story version, ``_id`` = ``<story_id>:<version>``, holding
   the story's state (for restarts) and the change that produced it. The newest version of a story
   is its current state; a merged story's last version names ``merged_into``.
+
+The running word statistics live in ``engine_state`` (the whole table, now and then) and
+``engine_stats_log`` (each batch's additions since, ``_id`` = a sequence number).
 """
 
 from __future__ import annotations
@@ -59,15 +62,26 @@ async def newest_story_time(db: DB) -> datetime | None:
     return next(iter([d["last_published_at"] async for d in cursor]), None)
 
 
-async def save_stats(db: DB, stats_json: str) -> None:
+async def save_stats(db: DB, stats_json: str, seq: int) -> None:
+    """The whole word statistics, as of change ``seq``; the changes up to it are dropped."""
     await db.engine_state.replace_one(
-        {"_id": "doc_freq"}, {"_id": "doc_freq", "json": stats_json}, upsert=True
+        {"_id": "doc_freq"}, {"_id": "doc_freq", "json": stats_json, "seq": seq}, upsert=True
     )
+    await db.engine_stats_log.delete_many({"_id": {"$lte": seq}})
 
 
-async def load_stats(db: DB) -> str | None:
+async def save_stats_change(db: DB, seq: int, changes_json: str) -> None:
+    """One batch's additions to the word statistics (a small document: the batch's terms)."""
+    await insert_new(db.engine_stats_log, [{"_id": seq, "json": changes_json}])
+
+
+async def load_stats(db: DB) -> tuple[str | None, int, list[tuple[int, str]]]:
+    """The last whole statistics (or None) with its sequence number, and the changes made after
+    it, in order."""
     doc = await db.engine_state.find_one({"_id": "doc_freq"})
-    return doc["json"] if doc else None
+    seq = int(doc.get("seq", 0)) if doc else 0
+    cursor = db.engine_stats_log.find({"_id": {"$gt": seq}}).sort("_id", ASCENDING)
+    return (doc["json"] if doc else None), seq, [(int(d["_id"]), d["json"]) async for d in cursor]
 
 
 async def membership(db: DB, article_id: str) -> Doc | None:
