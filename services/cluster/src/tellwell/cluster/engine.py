@@ -405,16 +405,20 @@ class Clusterer:
             return
         total_w = p.w_embedding + p.w_lexical
         min_cos = (p.merge_threshold * total_w - p.w_lexical) / p.w_embedding if p.w_embedding else -1.0
+        # The live stories' centroids, one matrix per language, built once and again only after a
+        # merge changed the stories (a grown story's own row is skipped, as it is no neighbour).
+        neighbours: dict[str, tuple[list[str], np.ndarray]] = {}
         for story in grown:
             a_id = self._resolve(story.story_id)
             if a_id not in self._stories:
                 continue
             a = self._stories[a_id]
-            ids = [sid for sid, s in self._stories.items() if sid != a_id and s.language == a.language]
-            if not ids:
-                continue
-            sims = np.stack([self._stories[i].centroid for i in ids]) @ a.centroid
-            order = np.argsort(-sims)[: min(p.candidate_k, 5)]
+            if a.language not in neighbours:
+                ids = [sid for sid, s in self._stories.items() if s.language == a.language]
+                neighbours[a.language] = (ids, np.stack([self._stories[i].centroid for i in ids]))
+            ids, centroids = neighbours[a.language]
+            sims = centroids @ a.centroid
+            order = [j for j in np.argsort(-sims) if ids[j] != a_id][: min(p.candidate_k, 5)]
             for j in order:
                 if sims[j] < min_cos:
                     break
@@ -423,9 +427,12 @@ class Clusterer:
                 if other_id == a_id or a_id not in self._stories or other_id not in self._stories:
                     continue
                 a, b = self._stories[a_id], self._stories[other_id]
+                if b.size < p.merge_min_size:  # no merge (should_merge): spare its term vector
+                    continue
                 ok, s = should_merge(a, b, self.df, p, (self._story_vector(a), self._story_vector(b)))
                 if ok:
                     self._merge(*older(a, b), s)
+                    neighbours.pop(a.language, None)
         self._absorb_small(touched)
 
     def _absorb_small(self, touched: dict[str, StoryState]) -> None:

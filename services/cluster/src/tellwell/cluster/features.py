@@ -209,7 +209,7 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float], b_norm: float | None 
     if not a or not b:
         return 0.0
     small, large = (a, b) if len(a) <= len(b) else (b, a)
-    dot = sum(v * large.get(t, 0.0) for t, v in small.items())
+    dot = sum(v * large[t] for t, v in small.items() if t in large)
     if dot <= 0.0:
         return 0.0
     nb = b_norm if b_norm is not None else norm(b)
