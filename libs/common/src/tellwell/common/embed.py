@@ -197,11 +197,12 @@ def _onnx_session(model: Any, cache_dir: Path, threads: int | None) -> Any:
     if not path.exists():
         _export_onnx(model[0].auto_model, model[0].tokenizer, path)
     options = ort.SessionOptions()
-    # The threads spin between the operators of one run (a 20-piece batch is many short operators:
-    # 11 % less wall time than waking them each time, googlenews-ts, 4 rounds) and stop as the run
-    # returns: between batches the cores belong to the rest of the service.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
-    options.add_session_config_entry("session.force_spinning_stop", "1")
+    # No busy-waiting: the cores belong to the rest of the service, and to the other processes on
+    # the machine. Spinning only while a run lasts (``session.force_spinning_stop``) made the
+    # encoder alone 11 % faster (googlenews-ts, 3 of 4 rounds), but in the whole pipeline on 2
+    # cores the cluster service then spent 30-40 % more CPU and sustained 90 instead of 105
+    # articles/s: the spinning threads take the cores from Kafka and the store.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
