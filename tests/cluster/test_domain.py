@@ -256,7 +256,7 @@ class TestShouldMerge:
         assert a.terms == Counter({"plane": 12, "missing": 6, "search": 6})
 
 
-ABSORB = replace(PARAMS, absorb_max_size=1)  # the re-check is off by default
+ABSORB = replace(PARAMS, absorb_max_size=1)  # the re-check as these tests need it, whatever the default
 
 
 class TestShouldAbsorb:

@@ -258,7 +258,7 @@ def batch_subscriber(
     so with the default a backlog arrives partition by partition: first minutes of one partition,
     then the same minutes of the next. A small cap interleaves the partitions: each batch then holds
     the next few records of every partition, about the same stretch of time (the cluster service
-    needs that; see its ``fetch_partition_bytes``)."""
+    needs that; see ``tellwell.cluster.handlers``)."""
     extra: dict[str, Any] = {}
     if partition_fetch_bytes is not None:
         extra["max_partition_fetch_bytes"] = partition_fetch_bytes

@@ -21,6 +21,7 @@ neighbouring story that has grown since (``should_absorb``): it joins if it woul
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -39,7 +40,8 @@ class Params:
     out. The thresholds were then tuned for all three at once (no per-stream values), preferring
     values on a plateau over the single best point. Log, numbers and sensitivity:
     ``bench/cluster-tuning.md`` (round 1, the hand-tuned rule 0.6 / 0.4 / 0.5 with join 0.25 and
-    merge 0.45 that was the default before; rounds 2-4, this set).
+    merge 0.45 that was the default before; rounds 2-3, this set; round 5, why it became the default
+    again).
     """
 
     w_embedding: float = 0.3
@@ -186,6 +188,20 @@ def story_terms(story: StoryState, df: DocFreq, params: Params) -> dict[str, flo
     return weighted(story.terms, df, sublinear=params.story_sublinear)
 
 
+#: A story's TF-IDF vector and its norm; the engine passes its cached ones, asked only when needed.
+VectorOf = Callable[[StoryState], tuple[dict[str, float], float]]
+
+
+def vector_of(df: DocFreq, params: Params) -> VectorOf:
+    """Story vectors computed afresh (no cache)."""
+
+    def compute(story: StoryState) -> tuple[dict[str, float], float]:
+        vec = story_terms(story, df, params)
+        return vec, norm(vec)
+
+    return compute
+
+
 def hours_apart(article_time: datetime, story: StoryState) -> float:
     if article_time > story.last_published_at:
         gap = article_time - story.last_published_at
@@ -297,14 +313,12 @@ def merge_score(
     b: StoryState,
     df: DocFreq,
     params: Params,
-    vectors: tuple[tuple[dict[str, float], float], tuple[dict[str, float], float]] | None = None,
+    vectors: VectorOf | None = None,
 ) -> float:
     """Centroid-to-centroid similarity on the same scale as the join score (time not counted)."""
     emb = float(np.dot(a.centroid, b.centroid))
-    if vectors is None:
-        va, vb = story_terms(a, df, params), story_terms(b, df, params)
-        vectors = (va, norm(va)), (vb, norm(vb))
-    (va, na), (vb, nb) = vectors
+    of = vectors or vector_of(df, params)
+    (va, na), (vb, nb) = of(a), of(b)
     lex = cosine(va, vb, nb) if na > 0 else 0.0
     return (params.w_embedding * emb + params.w_lexical * lex) / (params.w_embedding + params.w_lexical)
 
@@ -314,7 +328,7 @@ def should_merge(
     b: StoryState,
     df: DocFreq,
     params: Params,
-    vectors: tuple[tuple[dict[str, float], float], tuple[dict[str, float], float]] | None = None,
+    vectors: VectorOf | None = None,
 ) -> tuple[bool, float]:
     """Two stories are one when their centroids agree beyond ``merge_threshold``.
 
@@ -355,13 +369,13 @@ def should_absorb(
     big: StoryState,
     df: DocFreq,
     params: Params,
-    big_vector: tuple[dict[str, float], float] | None = None,
+    vectors: VectorOf | None = None,
 ) -> tuple[bool, float]:
     """Would the small story, as an article, join ``big`` now? (The join score and threshold.)
 
     Only a story of at most ``absorb_max_size`` articles is offered, only to a story of at least
     ``merge_min_size`` (and more) articles, in the same language, within the window of it.
-    ``big_vector`` is ``big``'s TF-IDF vector and norm when the caller cached them.
+    ``vectors`` gives a story's TF-IDF vector and norm (the caller's cache), asked only when needed.
     """
     if (
         small.story_id == big.story_id
@@ -373,7 +387,7 @@ def should_absorb(
     article = as_article(small, df)
     if hours_apart(article.published_at, big) > params.window_hours:
         return False, 0.0
-    total, _ = score(article, big, df, params, big_vector)
+    total, _ = score(article, big, df, params, vectors(big) if vectors else None)
     return total >= threshold_for(big, params, article.features.length), total
 
 

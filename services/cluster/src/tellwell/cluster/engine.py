@@ -418,7 +418,8 @@ class Clusterer:
                 neighbours[a.language] = (ids, np.stack([self._stories[i].centroid for i in ids]))
             ids, centroids = neighbours[a.language]
             sims = centroids @ a.centroid
-            order = [j for j in np.argsort(-sims) if ids[j] != a_id][: min(p.candidate_k, 5)]
+            k = min(p.candidate_k, 5)
+            order = [j for j in np.argsort(-sims)[: k + 1] if ids[j] != a_id][:k]
             for j in order:
                 if sims[j] < min_cos:
                     break
@@ -427,9 +428,7 @@ class Clusterer:
                 if other_id == a_id or a_id not in self._stories or other_id not in self._stories:
                     continue
                 a, b = self._stories[a_id], self._stories[other_id]
-                if b.size < p.merge_min_size:  # no merge (should_merge): spare its term vector
-                    continue
-                ok, s = should_merge(a, b, self.df, p, (self._story_vector(a), self._story_vector(b)))
+                ok, s = should_merge(a, b, self.df, p, self._story_vector)
                 if ok:
                     self._merge(*older(a, b), s)
                     neighbours.pop(a.language, None)
@@ -461,17 +460,16 @@ class Clusterer:
             if gid not in self._stories:
                 continue
             big = self._stories[gid]
-            # Nearest first; the language and the rest are checked by should_absorb.
-            ranked = [small[int(j)] for j in np.argsort(-sims[gi])]
             offered = 0
-            for sid in ranked:
+            for j in np.argsort(-sims[gi]):  # nearest first; the rest is checked by should_absorb
                 if offered >= min(p.candidate_k, 5):
                     break
+                sid = small[int(j)]
                 other = self._stories.get(sid)
                 if other is None or sid == big.story_id or other.language != big.language:
                     continue
                 offered += 1
-                ok, s = should_absorb(other, big, self.df, p, self._story_vector(big))
+                ok, s = should_absorb(other, big, self.df, p, self._story_vector)
                 if ok:  # into the older one, as every merge (the lone article may have come first)
                     survivor, absorbed = older(big, other)
                     self._merge(survivor, absorbed, s)
@@ -540,8 +538,13 @@ class Clusterer:
         """The running document frequencies, as one document (``restore`` accepts it among stories)."""
         return {"_id": DF_DOC_KIND, "kind": DF_DOC_KIND, **self.df.snapshot()}
 
-    def restore(self, docs: Iterable[dict[str, Any]]) -> None:
-        """Rebuild state from ``snapshot`` documents (and optionally ``snapshot_stats``).
+    def take_stats_changes(self) -> dict[str, Any]:
+        """What the document frequencies gained since the last call (``restore`` adds it back)."""
+        return self.df.take_changes()
+
+    def restore(self, docs: Iterable[dict[str, Any]], stats_changes: Iterable[dict[str, Any]] = ()) -> None:
+        """Rebuild state from ``snapshot`` documents (and optionally ``snapshot_stats``), then add
+        the ``take_stats_changes`` made after that snapshot, in order.
 
         Without the statistics document, document frequencies are rebuilt from the stories' terms.
         Restored centroids are upserted to the index at the next ``flush``/``assign``.
@@ -577,6 +580,8 @@ class Clusterer:
                 self.df.n_docs += story.size
                 for t, c in list(story.terms.items()) + list(story.entities.items()):
                     self.df.df[t] += min(c, story.size)
+        for changes in stats_changes:
+            self.df.apply(changes)
 
     def _maybe_prune_df(self) -> None:
         if len(self.df.df) > MAX_DF_TERMS:

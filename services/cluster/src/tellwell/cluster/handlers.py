@@ -14,6 +14,12 @@ from tellwell.common.kafka import BrokerDep, batch_subscriber, decode_batch, sto
 from tellwell.common.topics import Topic
 
 GROUP = "cluster"
+# A backlog (after a restart, a deploy, an outage) must come in time order across the raw.article
+# partitions, or stories form differently than they would live (the pipeline sorts each batch by
+# published time): each fetch brings at most FETCH_PARTITION_BYTES of a partition (about 40 headline
+# records), and a batch takes what every partition brought (6 partitions x 40 < BATCH_MAX).
+BATCH_MAX = 256
+FETCH_PARTITION_BYTES = 32 * 1024
 
 PipelineDep = Annotated[ClusterPipeline, Context("pipeline")]
 
@@ -22,9 +28,9 @@ def make_router(
     *,
     source: str = Topic.raw_article,
     group: str = GROUP,
-    batch_max: int = 256,
+    batch_max: int = BATCH_MAX,
     batch_wait_ms: int = 20,
-    fetch_partition_bytes: int | None = 32 * 1024,
+    fetch_partition_bytes: int | None = FETCH_PARTITION_BYTES,
 ) -> KafkaRouter:
     """The subscriber, as a router (tests point it at their own topic and group)."""
     router = KafkaRouter()

@@ -96,10 +96,8 @@ class ClusterPipeline:
         stats, self.stats_seq, changes = await repo.load_stats(self.db)
         if stats is not None:
             live.append(json.loads(stats))
-        self.clusterer.restore(live)
-        for seq, change in changes:
-            self.clusterer.df.apply(json.loads(change))
-            self.stats_seq = seq
+        self.clusterer.restore(live, [json.loads(change) for _, change in changes])
+        self.stats_seq = max([self.stats_seq, *(seq for seq, _ in changes)])
         self.stats_saved_at = datetime.now(UTC)  # the next whole table when a period has passed
         return len(docs)
 
@@ -116,7 +114,7 @@ class ClusterPipeline:
     async def _process(self, events: Sequence[RawArticle]) -> list[StoryCluster]:
         started = time.perf_counter()
         # Published order: a backlog arrives a few records per partition at a time (see
-        # settings.fetch_partition_bytes); within a batch the order is the one a live stream has.
+        # handlers.BATCH_MAX); within a batch the order is the one a live stream has.
         articles = sorted((article_in(e) for e in events), key=lambda a: a.published_at)
         known = {a.article_id for a in articles if self.clusterer.story_of(a.article_id) is not None}
         # Articles older than the active window may belong to a story the engine has evicted:
@@ -183,7 +181,7 @@ class ClusterPipeline:
         return out
 
     async def _save_stats(self, now: datetime) -> None:
-        changes = self.clusterer.df.take_changes()
+        changes = self.clusterer.take_stats_changes()
         if not changes["n_docs"]:
             return
         self.stats_seq += 1

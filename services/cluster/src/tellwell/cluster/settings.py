@@ -3,6 +3,7 @@ from typing import Literal
 from pydantic import Field
 
 from tellwell.cluster.engine import EMBED_MAX_TOKENS
+from tellwell.cluster.handlers import BATCH_MAX, FETCH_PARTITION_BYTES
 from tellwell.common.settings import QdrantSettings, ServiceSettings, service_config
 
 
@@ -15,14 +16,11 @@ class Settings(ServiceSettings):
     qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
     collection: str = "stories"
     # Batching: embeddings and index queries run per batch of what arrived meanwhile; an idle
-    # consumer polls every batch_wait_ms (see common.kafka.batch_subscriber). Each batch is decided
-    # in published order. A backlog (after a restart, a deploy, an outage) must come in time order
-    # across the raw.article partitions, or stories form differently than they would live: each
-    # fetch brings at most fetch_partition_bytes of a partition (about 40 headline records), and a
-    # batch takes what every partition brought (6 partitions x 40 < 256).
-    batch_max: int = Field(default=256, ge=1, le=1000)
+    # consumer polls every batch_wait_ms (see common.kafka.batch_subscriber). A backlog comes a few
+    # records per partition at a time, in time order (see handlers.BATCH_MAX).
+    batch_max: int = Field(default=BATCH_MAX, ge=1, le=1000)
     batch_wait_ms: int = Field(default=20, ge=0, le=5000)
-    fetch_partition_bytes: int = Field(default=32 * 1024, ge=1024, le=16 * 1024 * 1024)
+    fetch_partition_bytes: int = Field(default=FETCH_PARTITION_BYTES, ge=1024, le=16 * 1024 * 1024)
     # The same MiniLM weights in ONNX Runtime (default: as fast idle, far steadier under CPU
     # contention) or in PyTorch; see tellwell.common.embed.Encoder.
     encoder_backend: Literal["onnx", "torch"] = "onnx"
