@@ -1,19 +1,15 @@
 """The write API over HTTP, on the real broker and document store."""
 
-import asyncio
-import json
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from tellwell.common.settings import KafkaSettings
-from tellwell.common.topics import Topic
 from tellwell.ingest import repository as repo
 from tellwell.ingest.app import create_app
 from tellwell.ingest.settings import Settings
+from tests.ingest.test_text import HOSTILE, assert_plain
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -44,36 +40,6 @@ async def api(infra, mongo_settings, mongo_db):
             transport=transport, base_url="http://ingest", headers={"Authorization": f"Bearer {key}"}
         ) as client:
             yield client
-
-
-@pytest.fixture
-async def raw_article_tail(infra):
-    """Reads what is published to raw.article from now on."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
-    await admin.start()
-    [described] = await admin.describe_topics([Topic.raw_article.value])
-    await admin.close()
-    partitions = [TopicPartition(Topic.raw_article.value, p["partition"]) for p in described["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    consumer.assign(partitions)
-    await consumer.seek_to_end(*partitions)
-    for tp in partitions:  # resolve the end offsets now, before anything is published
-        await consumer.position(tp)
-
-    async def read_until(article_id: str, wait_s: float = 20.0) -> dict:
-        async def scan() -> dict:
-            while True:
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    for record in records:
-                        event = json.loads(record.value)
-                        if event["article_id"] == article_id:
-                            return {"key": record.key, "event": event}
-
-        return await asyncio.wait_for(scan(), wait_s)
-
-    yield read_until
-    await consumer.stop()
 
 
 class TestAuth:
@@ -146,6 +112,39 @@ class TestPushArticles:
             "/v1/articles", content=b'{"title": ', headers={"content-type": "application/json"}
         )
         assert response.status_code == 422
+
+
+class TestPlainText:
+    async def test_hostile_html_is_neither_stored_nor_published(self, api, raw_article_tail, mongo_db):
+        pushed = HOSTILE | {"id": None, "url": "https://www.bbc.co.uk/news/zorblax-quuxly"}
+        response = await api.post("/v1/articles", json=pushed)
+        assert response.status_code == 202, response.text
+        [outcome] = response.json()["articles"]
+
+        stored = await mongo_db.articles.find_one({"_id": outcome["article_id"]})
+        published = (await raw_article_tail(outcome["article_id"]))["event"]
+        for doc in (stored, published):
+            assert (doc["title"], doc["source_name"], doc["authors"]) == (
+                "Zorblax buys Quuxly",
+                "Daily & Gazette",
+                ["Ann Lee"],
+            )
+            assert doc["text"] == "Zorblax & Quuxly agreed.\n\nBoards met."
+            assert_plain({k: v for k, v in doc.items() if k not in ("signature", "fingerprint")})
+        assert (await api.get(f"/v1/articles/{outcome['article_id']}")).json()[
+            "title"
+        ] == "Zorblax buys Quuxly"
+
+    @pytest.mark.parametrize("title", ["<script>alert(1)</script>", "<img src=x onerror=alert(3)>", "&nbsp;"])
+    async def test_a_title_that_is_only_markup_is_422_and_nothing_is_stored(self, api, title, mongo_db):
+        response = await api.post(
+            "/v1/articles", json=[ARTICLE, ARTICLE | {"url": None, "id": "b", "title": title}]
+        )
+
+        assert response.status_code == 422
+        assert "title" in response.json()["detail"]
+        assert "no text once HTML markup is removed" in response.json()["detail"]
+        assert await mongo_db.articles.count_documents({}) == 0
 
 
 class TestFeeds:

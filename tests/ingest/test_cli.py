@@ -12,6 +12,7 @@ from tellwell.common.events import Lean
 from tellwell.ingest import repository as repo
 from tellwell.ingest.registry import BUNDLED_MBFC
 from tests.fixtures.infra import Infra
+from tests.ingest.test_text import HOSTILE, assert_plain
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -68,6 +69,29 @@ class TestImport:
         assert by_source["unknown"]["url"] == "urn:tellwell:import:gn136"
 
 
+class TestImportPlainText:
+    async def test_hostile_html_is_neither_stored_nor_published(
+        self, tmp_path, infra, mongo_settings, mongo_db, raw_article_tail
+    ):
+        hostile = HOSTILE | {"id": "hostile-import", "story": "GOLD-1"}
+        markup_only = {"id": "only-markup", "title": "<script>alert(1)</script>", "text": "body"}
+        path = tmp_path / "stream.jsonl"
+        path.write_text("\n".join(json.dumps(r) for r in (hostile, markup_only, STREAM[0])))
+
+        done = tellwell(["import", str(path)], infra, mongo_settings.database)
+
+        assert done.returncode == 0, done.stderr
+        assert "2 new (0 marked as copies), 0 already stored, 1 invalid lines skipped" in done.stdout
+        assert "line 2" in done.stderr
+        assert "the title has no text once HTML markup is removed" in done.stderr
+        docs = {d["url"]: d async for d in mongo_db.articles.find()}
+        stored = docs["urn:tellwell:import:hostile-import"]
+        assert (stored["title"], stored["source_name"]) == ("Zorblax buys Quuxly", "Daily & Gazette")
+        published = (await raw_article_tail(stored["_id"]))["event"]
+        for doc in (*docs.values(), published):
+            assert_plain({k: v for k, v in doc.items() if k not in ("signature", "fingerprint")})
+
+
 class TestSourcesImport:
     async def test_seeds_from_the_bundled_data_and_keeps_editors_changes(
         self, infra, mongo_settings, mongo_db
@@ -76,6 +100,23 @@ class TestSourcesImport:
         assert first.returncode == 0, first.stderr
         rows = sum(1 for _ in BUNDLED_MBFC.open()) - 1
         assert await mongo_db.sources.count_documents({}) > rows * 0.9
+
+        for alias, canonical in (
+            ("bbc.co.uk", "bbc.com"),
+            ("reuters.co.uk", "reuters.com"),
+            ("ap.org", "apnews.com"),
+            ("guardian.co.uk", "theguardian.com"),
+        ):  # each domain of an outlet is its own document, rated as the outlet
+            stored, outlet = (
+                await repo.get_source(mongo_db, alias),
+                await repo.get_source(mongo_db, canonical),
+            )
+            assert stored is not None
+            assert outlet is not None
+            assert stored.model_dump(exclude={"domain", "origins"}) == outlet.model_dump(
+                exclude={"domain", "origins"}
+            )
+            assert stored.factuality != "unrated"
 
         nine = await repo.get_source(mongo_db, "9news.com")
         assert nine.lean == "center"

@@ -39,6 +39,7 @@ from tests.ingest.httpserver import (  # noqa: F401 -- the *_fixture names regis
     site_fixture,
     stream_bytes,
 )
+from tests.ingest.test_text import assert_plain
 
 pytestmark = pytest.mark.mongo
 
@@ -533,6 +534,59 @@ class TestFeedFormats:
         assert {d["content_source"] for d in stored.values()} == {"feed"}  # their pages are 404s
         assert_ok(await feed_state(mongo_db, fid), before)
         await assert_still_polls(poller, site, mongo_db)
+
+
+class TestPlainText:
+    async def test_markup_in_feeds_and_pages_is_neither_stored_nor_published(
+        self, site: Site, poller: Poller, mongo_db: repo.DB, published: list[RawArticle]
+    ):
+        # the page's paragraphs hold escaped markup: trafilatura hands it back as literal tags
+        hostile_page = Story(
+            "/news/2026/03/02/hostile-page",
+            "Harbour dues cut",
+            "unused",
+            (
+                *FLOOD.paragraphs,
+                "Readers wrote in <img src=x onerror=alert(3)> and <script>alert(4)</script>.",
+            ),
+            datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+        )
+        site.routes[hostile_page.path] = respond(
+            200, hostile_page.page().encode(), {"Content-Type": HTML_TYPE}
+        )
+        base = site.url("")
+        feed = f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Harbour Gazette</title><link>{base}/</link>
+  <item>
+    <title>&lt;b&gt;Harbour&lt;/b&gt; dues cut &lt;script&gt;alert(1)&lt;/script&gt;</title>
+    <link>{site.url(hostile_page.path)}</link>
+    <pubDate>Mon, 02 Mar 2026 10:00:00 +0000</pubDate>
+  </item>
+  <item>
+    <title><![CDATA[Ferry <a href="javascript:alert(2)">strike</a> &amp;amp;lt;i&amp;amp;gt;looms]]></title>
+    <link>{base}/news/missing-page</link>
+    <pubDate>Mon, 02 Mar 2026 09:00:00 +0000</pubDate>
+    <description>&amp;lt;img src=x onerror=alert(5)&amp;gt;Crews walk out
+      &amp;amp;lt;b&amp;amp;gt;Friday.</description>
+  </item>
+</channel></rss>
+""".encode()
+        site.routes["/hostile.xml"] = respond(200, feed, {"Content-Type": RSS_TYPE})
+        await add_feed(mongo_db, site.url("/hostile.xml"))
+
+        assert await poller.poll_next() is True
+
+        stored = await articles(mongo_db)
+        page = stored[article_id(site.url(hostile_page.path))]
+        assert (page["content_source"], page["title"]) == ("page", "Harbour dues cut")
+        assert page["text"].startswith(FLOOD.paragraphs[0])
+        assert page["text"].endswith("Readers wrote in and .")
+        ferry = stored[article_id(site.url("/news/missing-page"))]
+        assert (ferry["content_source"], ferry["title"]) == ("feed", "Ferry strike looms")
+        assert ferry["text"] == "Crews walk out Friday."
+        assert len(published) == 2
+        for doc in (*stored.values(), *(e.model_dump(mode="json") for e in published)):
+            assert_plain({k: v for k, v in doc.items() if k not in ("signature", "fingerprint")})
 
 
 class TestCanonical:

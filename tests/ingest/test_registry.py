@@ -15,14 +15,17 @@ from tellwell.ingest.registry import (
     BUNDLED_FEEDS,
     BUNDLED_KITE,
     BUNDLED_MBFC,
+    OUTLET_ALIASES,
     KiteOutlet,
     LoadStats,
     kite_owner_groups,
     load_kite,
     load_mbfc,
+    load_registry,
     merge_sources,
     normalise_bias,
     normalise_factuality,
+    outlet_domains,
     owner_entities,
     read_kite,
     registrable_domain,
@@ -606,3 +609,125 @@ class TestUnratedSource:
         merged = merge_sources([unrated_source("9news.com")], mbfc_sources())["9news.com"]
         assert merged.lean is Lean.center
         assert merged.origins == ["auto", "mbfc"]
+
+
+@functools.cache
+def full_registry() -> dict[str, Source]:
+    return load_registry()
+
+
+# The outlets issue 14 names: every alias domain is rated as the domain MBFC rates.
+ALIASES = [
+    ("bbc.co.uk", "bbc.com"),
+    ("bbci.co.uk", "bbc.com"),
+    ("reuters.co.uk", "reuters.com"),
+    ("reutersagency.com", "reuters.com"),
+    ("ap.org", "apnews.com"),
+    ("guardian.co.uk", "theguardian.com"),
+]
+
+
+class TestOneOutletAllItsDomains:
+    @pytest.mark.parametrize(("alias", "canonical"), ALIASES)
+    def test_alias_is_rated_as_its_canonical_domain(self, alias, canonical):
+        registry = full_registry()
+        source, outlet = registry[alias], registry[canonical]
+        assert source.domain == alias
+        assert (source.lean, source.factuality, source.credibility, source.flags) == (
+            outlet.lean,
+            outlet.factuality,
+            outlet.credibility,
+            outlet.flags,
+        )
+        assert (source.name, source.owner_group, source.owner) == (
+            outlet.name,
+            outlet.owner_group,
+            outlet.owner,
+        )
+        assert source.group_key == outlet.group_key  # score counts them as one voice
+        assert source.lean is not Lean.unrated
+        assert source.factuality != "unrated"
+        assert source.credibility != NEUTRAL_CREDIBILITY
+        assert "api" not in source.origins
+
+    def test_the_named_outlets_have_their_mbfc_ratings(self):
+        registry = full_registry()
+        assert (registry["bbc.co.uk"].name, registry["bbc.co.uk"].factuality) == ("BBC News", "high")
+        assert (registry["reuters.co.uk"].name, registry["reuters.co.uk"].factuality) == (
+            "Reuters",
+            "very_high",
+        )
+        assert registry["ap.org"].name == "The Associated Press"
+        assert registry["guardian.co.uk"].name == "The Guardian"
+        assert len({registry[d].group_key for d in ("bbc.co.uk", "bbc.com", "bbci.co.uk")}) == 1
+
+    @pytest.mark.parametrize(
+        ("url", "domain"),
+        [
+            ("https://www.bbc.co.uk/news/world-123", "bbc.co.uk"),
+            ("https://feeds.bbci.co.uk/news/rss.xml", "bbci.co.uk"),
+            ("https://www.bbc.com/news/articles/x", "bbc.com"),
+            ("https://www.guardian.co.uk/world/2010/x", "guardian.co.uk"),
+            ("https://uk.reuters.com/article/x", "reuters.com"),
+            ("https://www.reuters.co.uk/x", "reuters.co.uk"),
+            ("https://www.ap.org/news-highlights/x", "ap.org"),
+        ],
+    )
+    def test_article_urls_find_the_rated_source(self, url, domain):
+        assert registrable_domain(url) == domain
+        assert full_registry()[domain].factuality != "unrated"
+
+    def test_kites_lists_give_the_bbc_and_ap_domains_the_table_gives_the_rest(self):
+        from_kite = {frozenset(group) for group in outlet_domains(read_kite(BUNDLED_KITE), aliases={})}
+        assert {"bbc.co.uk", "bbc.com"} <= next(g for g in from_kite if "bbc.com" in g)
+        assert {"ap.org", "apnews.com"} in from_kite
+        assert not any("guardian.co.uk" in g or "reuters.co.uk" in g for g in from_kite)
+        assert OUTLET_ALIASES["guardian.co.uk"] == "theguardian.com"
+        assert OUTLET_ALIASES["reuters.co.uk"] == "reuters.com"
+
+    def test_a_media_groups_titles_keep_their_own_ratings(self):
+        # Kite lists lemonde.fr and nouvelobs.com under Groupe Le Monde: one voice, not one rating
+        registry = full_registry()
+        lemonde, obs = registry["lemonde.fr"], registry["nouvelobs.com"]
+        assert lemonde.factuality != "unrated"
+        assert (obs.factuality, obs.lean) == ("unrated", Lean.unrated)
+        assert obs.owner_group == lemonde.owner_group
+        assert registry["skysports.com"].factuality == "unrated"  # Sky Sports is not Sky News
+        assert registry["cbssports.com"].factuality == "unrated"
+
+    def test_an_editors_change_on_the_canonical_domain_reaches_every_alias(self):
+        edited = full_registry()["bbc.com"].model_copy(
+            update={"lean": Lean.center, "origins": ["mbfc", "kite", "api"]}
+        )
+        registry = load_registry(edited=[edited])
+        assert {registry[d].lean for d in ("bbc.com", "bbc.co.uk", "bbci.co.uk")} == {Lean.center}
+        assert "api" not in registry["bbc.co.uk"].origins  # the next import recomputes it from bbc.com
+
+    def test_an_editors_change_on_an_alias_is_kept(self):
+        edited = full_registry()["bbc.co.uk"].model_copy(
+            update={"lean": Lean.right, "origins": ["kite", "mbfc", "api"]}
+        )
+        registry = load_registry(edited=[edited])
+        assert registry["bbc.co.uk"].lean is Lean.right
+        assert registry["bbc.com"].lean is Lean.lean_left
+
+    def test_synthetic_outlet(self):
+        rated = Source(
+            domain="paper.com", lean=Lean.center, factuality="high", credibility=0.85, origins=["mbfc"]
+        )
+        kite = [
+            Source(domain=d, name="Paper", owner_group="paper-group", origins=["kite"])
+            for d in ("paper.org", "paper.com", "papernews.com", "otherpaper.com")
+        ]
+        outlets = outlet_domains(
+            [KiteOutlet("Paper", ("paper.org", "www.paper.com", "papernews.com", "otherpaper.com"))],
+            aliases={"paper.co.uk": "paper.com"},
+        )
+        assert outlets == [("paper.org", "paper.com", "papernews.com", "paper.co.uk")]
+        registry = merge_sources([rated], kite, outlets=outlets)
+        for domain in ("paper.org", "papernews.com", "paper.co.uk"):
+            assert (registry[domain].lean, registry[domain].factuality) == (Lean.center, "high")
+            assert registry[domain].name == "Paper"
+        assert registry["otherpaper.com"].factuality == "unrated"
+        assert registry["paper.co.uk"].origins == ["mbfc", "kite"]
+        assert registry["paper.org"].origins == ["kite", "mbfc"]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from tellwell.common.events import GroundedSentence, StorySummary
 from tellwell.common.sources import Source
 from tellwell.common.testing import make_story_summary
-from tellwell.ingest.registry import BUNDLED_KITE, BUNDLED_MBFC, load_kite, load_mbfc, merge_sources
+from tellwell.ingest.registry import load_registry
 from tellwell.score.domain import Member
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -21,7 +21,7 @@ T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 @functools.cache
 def registry() -> dict[str, Source]:
-    return merge_sources(load_mbfc(BUNDLED_MBFC), load_kite(BUNDLED_KITE))
+    return load_registry()
 
 
 def sources_for(members: list[Member]) -> dict[str, Source]:

@@ -120,8 +120,8 @@ class TestConfidence:
         disputed = score([blog, *against]).confidence
         blog_report = next(r for r in disputed.reports if r.report_id == blog.article_id)
         assert blog_report.credibility == NEUTRAL_CREDIBILITY
-        assert blog_report.supports == [0, 1]
-        assert all(r.contradicts == [0] for r in disputed.reports if r is not blog_report)
+        assert blog_report.supports == [0, 1, 2]  # the title's event, the toll, the tsunami warning
+        assert all(r.contradicts == [0, 1] for r in disputed.reports if r is not blog_report)
 
         # the death toll itself: far below what the blog alone would give it
         toll = breakdown(disputed.method, len(disputed.claims), disputed.reports).claims[0]
@@ -150,8 +150,9 @@ class TestConfidence:
             for i, (o, t) in enumerate(zip(CREDIBLE[:6], paraphrases + others, strict=True))
         ]
 
-        conf = score(members, claims=claim).confidence
+        conf = score(members, claims=claim, title=claim[0]).confidence
 
+        assert conf.claims == claim
         assert [r.supports for r in conf.reports] == [[0]] * len(paraphrases) + [[]] * len(others)
         assert 60 <= conf.value <= 95
 

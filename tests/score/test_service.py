@@ -169,7 +169,8 @@ class TestPipeline:
         assert out.events == [view]
         doc = await mongo_db[STORY_VIEWS].find_one({"_id": "story-chile"})
         assert view_from_document(doc) == view
-        assert doc == view_document(view, updated_at=doc["updated_at"])
+        # the read model's fields, plus the story's entities (what related stories are found by)
+        assert doc == {**view_document(view, updated_at=doc["updated_at"]), "entities": ["chile"]}
         reports = view.confidence.reports
         # reuters+yahoo copy, apnews, one voice for the two alden-global-capital papers, latimes
         assert len(reports) == 4
@@ -242,13 +243,15 @@ class TestPipeline:
         members = chile_story()
         await seed(mongo_db, members)
         pipeline = pipeline_factory()
-        [copper] = await pipeline.process([summary_for(members[:2], story_id="story-copper", title="Copper")])
+        [copper] = await pipeline.process(
+            [summary_for(members[:2], story_id="story-copper", title="Copper jumps on Chile mine fears")]
+        )
         await mongo_db[STORY_VIEWS].delete_many({"_id": "story-copper"})  # gone from the store, not cached
 
         related = [RelatedStory(story_id="story-copper", score=0.6)]
         [view] = await pipeline.process([summary_for(members, related=related)])
 
-        assert view.related[0].title == "Copper"
+        assert view.related[0].title == "Copper jumps on Chile mine fears"
         assert view.related[0].confidence == copper.confidence.value
 
     async def test_a_grown_story_reads_only_its_new_members(self, mongo_db, pipeline_factory):
@@ -496,4 +499,5 @@ class TestHostileInput:
             [summary_for(members, related=[RelatedStory(story_id="story-broken", score=0.5)])]
         )
 
-        assert [(r.story_id, r.title) for r in view.related] == [("story-broken", None)]
+        # a candidate whose subject cannot be checked is not shown
+        assert view.related == []

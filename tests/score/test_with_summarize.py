@@ -35,7 +35,7 @@ def test_every_claim_of_a_real_summary_is_checked_and_the_figure_recomputes():
 
     conf = view.confidence
     assert view.cluster_version == 3
-    assert conf.claims == [s.text for s in summary.summary]
+    assert conf.claims == list(dict.fromkeys([summary.title, *(s.text for s in summary.summary)]))
     supported = {k for r in conf.reports for k in r.supports}
     assert supported == set(range(len(conf.claims)))  # sentences taken from members are corroborated
     assert recompute(conf) == conf.value

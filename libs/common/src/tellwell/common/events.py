@@ -257,7 +257,12 @@ class Confidence(Model):
 
     value: float = Field(ge=0.0, le=100.0, description="Percent.")
     method: str
-    claims: list[str] = Field(description="The core facts that were checked.")
+    claims: list[str] = Field(description="The claims that were checked (v3: the title's event first).")
+    core: list[int] | None = Field(
+        default=None,
+        description="Indexes into claims that count as core facts (v3: the title's event and claims that "
+        "two independent reports or a primary source state); derivable from reports.",
+    )
     reports: list[IndependentReport]
     collapsed: list[CollapsedArticle] = Field(default_factory=list)
     single_source: bool = False

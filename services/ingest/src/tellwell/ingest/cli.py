@@ -29,9 +29,7 @@ from tellwell.ingest.registry import (
     BUNDLED_FEEDS,
     BUNDLED_KITE,
     BUNDLED_MBFC,
-    load_kite,
-    load_mbfc,
-    merge_sources,
+    load_registry,
 )
 from tellwell.ingest.settings import Settings
 
@@ -197,7 +195,7 @@ def sources_import(
     async def go() -> tuple[int, int, int, int]:
         async with database(Settings()) as db:
             edited = [s for s in await repo.all_sources(db) if "api" in s.origins]  # editors' changes win
-            merged = merge_sources(load_mbfc(mbfc), load_kite(kite), edited)
+            merged = load_registry(mbfc, kite, edited)  # every domain of an outlet rated as the outlet
             new, changed = await repo.sync_sources(db, merged.values())
             return len(merged), new, changed, sum(1 for s in merged.values() if s.owner_group)
 
@@ -254,7 +252,12 @@ def read_jsonl(path: Path, errors: list[str]) -> Iterator[ArticleIn]:
                 row = json.loads(line)
                 row.pop("story", None)
                 yield ArticleIn.model_validate(row)
-            except (ValueError, ValidationError) as exc:
+            except ValidationError as exc:  # name the fields: "title: Value error, the title has ..."
+                detail = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'article'}: {e['msg']}" for e in exc.errors()
+                )
+                errors.append(f"line {number}: {detail[:300]}")
+            except ValueError as exc:
                 errors.append(f"line {number}: {str(exc).splitlines()[0][:200]}")
 
 

@@ -27,12 +27,14 @@ from tellwell.ingest.identity import (
     similarity,
 )
 from tellwell.ingest.registry import registrable_domain
+from tellwell.ingest.text import plain_text
 
 ContentSource = Literal["page", "feed", "push", "import"]
 UNKNOWN_SOURCE = "unknown"  # articles that name no URL and no source (e.g. headline-only datasets)
 
 MAX_TITLE = 1_000
 MAX_TEXT = 200_000
+_ID_UNSAFE = re.compile(r"[\s<>\"'`\x00-\x1f\x7f]")
 
 
 class ArticleIn(BaseModel):
@@ -53,6 +55,43 @@ class ArticleIn(BaseModel):
     published_at: AwareDatetime | None = None
     authors: list[str] = Field(default_factory=list, max_length=50)
     category: str | None = Field(default=None, max_length=100, description="Category hint.")
+
+    # Plain text on every way in (push, import, feeds, pages): the one place markup is removed,
+    # before anything is stored or published. Lengths are checked on the input as sent.
+    @field_validator("title")
+    @classmethod
+    def _plain_title(cls, value: str) -> str:
+        title = plain_text(value)
+        if not title:
+            raise ValueError("the title has no text once HTML markup is removed")
+        return title
+
+    @field_validator("text")
+    @classmethod
+    def _plain_body(cls, value: str) -> str:
+        return plain_text(value, multiline=True)
+
+    @field_validator("lead")
+    @classmethod
+    def _plain_lead(cls, value: str) -> str:
+        return plain_text(value)
+
+    @field_validator("source", "category")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        return plain_text(value) or None if value is not None else None
+
+    @field_validator("authors")
+    @classmethod
+    def _plain_authors(cls, value: list[str]) -> list[str]:
+        return [name for name in map(plain_text, value) if name]
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str | None) -> str | None:
+        if value and _ID_UNSAFE.search(value):
+            raise ValueError("an id may not contain whitespace, quotes, angle brackets or control characters")
+        return value or None
 
     @field_validator("url")
     @classmethod

@@ -15,10 +15,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from prometheus_client import Counter, Histogram
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tellwell.ingest import repository as repo
-from tellwell.ingest.domain import ArticleIn, Prepared, backoff_s, feed_kind, language_tag, prepare
+from tellwell.ingest.domain import (
+    MAX_TEXT,
+    ArticleIn,
+    Prepared,
+    backoff_s,
+    feed_kind,
+    language_tag,
+    prepare,
+)
 from tellwell.ingest.fetch import FetchError, SafeFetcher
 from tellwell.ingest.identity import InvalidURL, article_id, canonical_url
 from tellwell.ingest.parse import FeedEntry, FeedError, extract_article, parse_feed
@@ -256,19 +264,19 @@ class Poller:
                 log.info("page %s not extracted (%s): using the feed summary", entry.url, exc)
                 extracted = None
             if extracted is not None:
-                article = base.model_copy(
-                    update={
-                        "url": trusted_canonical(extracted.canonical_url, page.url) or page.url or entry.url,
-                        "title": base.title if entry.title else (extracted.title or base.title),
-                        "text": extracted.text,
-                        "lead": extracted.text.split("\n", 1)[0][:500],
-                        "lang": extracted.language or base.lang,
-                        "published_at": entry.published_at or extracted.published_at,
-                        "authors": entry.authors or extracted.authors,
-                    }
-                )
+                # validated again, not model_copy'd: the page's fields get the same plain-text rules
+                update = {
+                    "url": trusted_canonical(extracted.canonical_url, page.url) or page.url or entry.url,
+                    "title": base.title if entry.title else (extracted.title or base.title),
+                    "text": extracted.text[:MAX_TEXT],
+                    "lead": extracted.text.split("\n", 1)[0][:500],
+                    "lang": extracted.language or base.lang,
+                    "published_at": entry.published_at or extracted.published_at,
+                    "authors": entry.authors or extracted.authors,
+                }
                 try:
+                    article = ArticleIn.model_validate(base.model_dump() | update)
                     return prepare(article, now=now, content_source="page", feed_id=feed["_id"])
-                except InvalidURL as exc:  # the page's canonical link is no usable URL
-                    log.info("page %s: %s: using the feed summary", entry.url, exc)
+                except (ValidationError, InvalidURL) as exc:  # e.g. the canonical link is no usable URL
+                    log.info("page %s: %s: using the feed summary", entry.url, str(exc).splitlines()[0])
         return prepare(base, now=now, content_source="feed", feed_id=feed["_id"])

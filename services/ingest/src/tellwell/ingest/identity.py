@@ -46,6 +46,17 @@ _SHIFT = np.uint64(32)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+# What a browser percent-encodes in a path (WHATWG's path percent-encode set: controls, space,
+# '"', '<', '>', '`', '{', '}'): a URL is never stored with markup in it. Other characters,
+# non-ASCII ones included, are kept as given, so the ids of ordinary URLs do not change.
+_UNSAFE_PATH = re.compile(r"[\x00-\x20\"<>`{}\x7f]")
+_UNSAFE_HOST = re.compile(r"[\x00-\x20\"'<>`{}|\\^%\x7f]")
+
+
+def _percent(match: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in match.group().encode())
+
+
 class InvalidURL(ValueError):
     """The string is not an absolute http(s) URL."""
 
@@ -57,12 +68,14 @@ def canonical_url(url: str) -> str:
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         raise InvalidURL(f"not an absolute http(s) URL: {url[:200]!r}")
     host = parts.hostname.lower().rstrip(".")
+    if _UNSAFE_HOST.search(host):
+        raise InvalidURL(f"not a host name in {url[:200]!r}")
     try:
         port = parts.port
     except ValueError as exc:
         raise InvalidURL(f"bad port in {url[:200]!r}") from exc
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = re.sub(r"/{2,}", "/", parts.path) or "/"
+    path = re.sub(r"/{2,}", "/", _UNSAFE_PATH.sub(_percent, parts.path)) or "/"
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/")
     query = [

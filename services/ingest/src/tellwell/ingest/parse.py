@@ -13,7 +13,6 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -21,6 +20,8 @@ import feedparser
 import trafilatura
 from charset_normalizer import from_bytes
 from pydantic import BaseModel, ConfigDict
+
+from tellwell.ingest.text import plain_text
 
 MAX_ENTRIES = 500
 MAX_TITLE_CHARS = 500
@@ -245,39 +246,8 @@ def _trim(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-class _TextCollector(HTMLParser):
-    _SKIP = frozenset({"script", "style", "template", "noscript"})
-    _BREAKS = frozenset(
-        {"br", "p", "div", "li", "tr", "td", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "section"}
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BREAKS:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BREAKS:
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
 def _strip_html(value: str) -> str:
-    collector = _TextCollector()
-    collector.feed(value)
-    collector.close()
-    return "".join(collector.parts)
+    return plain_text(value)
 
 
 def _language(value: object) -> str | None:

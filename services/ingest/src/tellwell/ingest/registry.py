@@ -7,6 +7,9 @@ Pure functions; the only I/O is reading the dataset files they are given.
   ``Lean`` plus flags and onto the ``Factuality`` scale.
 * ``load_mbfc`` (ratings) and ``load_kite`` (names, ownership, owner groups) read the datasets;
   ``merge_sources`` folds them into one ``Source`` per domain; ``unrated_source`` covers the rest.
+* ``outlet_domains`` finds the domains that are one outlet (Kite's ``domains`` lists plus the
+  ``OUTLET_ALIASES`` table), and ``merge_sources`` gives each of them the outlet's ratings, so
+  ``bbc.co.uk`` is rated like ``bbc.com``, the domain MBFC rates. ``load_registry`` does it all.
 
 Owner groups (``kite_owner_groups``) are conservative on purpose: two outlets share a group only
 when kite lists them under one organization or their ownership texts name the same controlling
@@ -15,9 +18,10 @@ outlet, which is worse.
 
 Example::
 
-    from tellwell.ingest.registry import BUNDLED_KITE, BUNDLED_MBFC, load_kite, load_mbfc, merge_sources
-    registry = merge_sources(load_mbfc(BUNDLED_MBFC), load_kite(BUNDLED_KITE))
+    from tellwell.ingest.registry import load_registry
+    registry = load_registry()                 # the bundled MBFC and Kite data
     registry["bbc.co.uk"].owner_group          # 'british-broadcasting-corporation-bbc'
+    registry["bbc.co.uk"].factuality           # 'high', from MBFC's row for bbc.com
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -647,7 +651,7 @@ def _combine(candidates: list[Source]) -> Source:
     )
 
 
-def merge_sources(*streams: Iterable[Source]) -> dict[str, Source]:
+def merge_sources(*streams: Iterable[Source], outlets: Iterable[Sequence[str]] = ()) -> dict[str, Source]:
     """Fold source streams into one ``Source`` per domain (in order of first appearance).
 
     Ratings (``lean`` with its ``flags``, ``factuality`` with its ``credibility``, ``country``,
@@ -655,12 +659,144 @@ def merge_sources(*streams: Iterable[Source]) -> dict[str, Source]:
     Ownership (``name``, ``owner``, ``owner_group``, ``typology``) likewise from api, then kite,
     then mbfc. Within one rank the earliest rated value wins, so a domain MBFC lists twice keeps
     its first rating. ``origins`` is the union.
+
+    ``outlets`` (from ``outlet_domains``) lists the domains that are one outlet: each of them then
+    gets the ratings, name and ownership of the outlet's canonical domain (``canonical_domain``),
+    under its own ``domain``, so a lookup by any of them finds the same rated source; a domain no
+    stream knows (``guardian.co.uk``) is added. A domain an editor changed (origin ``api``) keeps
+    its own values; the ``api`` origin is never copied to the other domains.
     """
     candidates: dict[str, list[Source]] = {}
     for stream in streams:
         for source in stream:
             candidates.setdefault(source.domain, []).append(source)
-    return {domain: _combine(found) for domain, found in candidates.items()}
+    merged = {domain: _combine(found) for domain, found in candidates.items()}
+    for domains in outlets:
+        canonical = canonical_domain(domains, merged)
+        if canonical is None:
+            continue
+        outlet = merged[canonical]
+        for domain in domains:
+            own = merged.get(domain)
+            if domain == canonical or (own is not None and "api" in own.origins):
+                continue
+            inherited = [o for o in outlet.origins if o != "api"]
+            origins = list(dict.fromkeys([*(own.origins if own else []), *inherited]))
+            merged[domain] = outlet.model_copy(update={"domain": domain, "origins": origins})
+    return merged
+
+
+# ---------------------------------------------------------------- one outlet, several domains
+
+OUTLET_ALIASES: Mapping[str, str] = {
+    "bbci.co.uk": "bbc.com",  # the BBC's feed and media host (feeds.bbci.co.uk, news.bbci.co.uk)
+    "guardian.co.uk": "theguardian.com",  # the Guardian's domain until 2013; old links still use it
+    "reuters.co.uk": "reuters.com",  # Reuters UK edition's former domain
+    "libe.fr": "liberation.fr",  # Libération's short domains
+    "libe.com": "liberation.fr",
+    "frankfurterallgemeine.de": "faz.net",  # the Frankfurter Allgemeine Zeitung's long domain
+}
+"""Alias domain -> the outlet's canonical (MBFC-rated) domain, for what the datasets miss.
+
+Kite lists most outlets' several domains (``bbc.co.uk``, ``bbc.com``; ``ap.org``, ``apnews.com``)
+and ``outlet_domains`` finds those by name (``_same_brand``). This table holds the rest: domains
+Kite does not list (``guardian.co.uk``, ``reuters.co.uk``), or lists under names the brand rule
+cannot match (``bbci.co.uk``, ``libe.fr`` beside ``liberation.fr``). Add an entry only for a
+domain the outlet itself publishes under.
+"""
+
+# Trailing words that name the same brand's site: reuters/reutersagency, ap/apnews, bfm/bfmtv,
+# handelsblatt/handelsblattgroup, rbb-online/rbb24. Not "sports", "info" or "radio": cbsnews and
+# cbssports, sky and skysports are separate titles with ratings of their own.
+_BRAND_SUFFIXES = ("news", "nieuws", "agency", "media", "group", "gruppe", "online", "tv", "24")
+_BRAND_SUFFIX = re.compile(rf"^(?P<stem>.+?)-?(?:{'|'.join(_BRAND_SUFFIXES)})$")
+
+
+def _brand(domain: str) -> str:
+    label = _EXTRACT(domain).domain or domain
+    match = _BRAND_SUFFIX.match(label)
+    return match.group("stem") if match else label
+
+
+def _same_brand(a: str, b: str) -> bool:
+    """Two domains of one Kite record name one outlet: the same name, whatever the suffix
+    (``bbc.co.uk``, ``bbc.com``), or one name plus a brand word (``ap.org``, ``apnews.com``)."""
+    return _brand(a) == _brand(b)
+
+
+def outlet_domains(
+    outlets: Sequence[KiteOutlet], aliases: Mapping[str, str] = OUTLET_ALIASES
+) -> list[tuple[str, ...]]:
+    """The sets of registrable domains that are one outlet (two or more each), for ``merge_sources``.
+
+    From Kite's ``domains`` lists and the ``aliases`` table. A Kite record is sometimes a media
+    group, not one outlet (``Groupe Le Monde`` lists ``lemonde.fr`` and ``nouvelobs.com``): the
+    group is already one voice through ``owner_group``, but one title's ratings must not pass to
+    another, so within a record only domains of the same brand (``_same_brand``) are one outlet.
+    A domain Kite lists under two organizations belongs to the first, as in ``load_kite``.
+    Each set is in Kite's order, then the aliases; deterministic for the same data.
+    """
+    parent: dict[str, str] = {}
+    order: dict[str, int] = {}
+
+    def find(node: str) -> str:
+        order.setdefault(node, len(order))
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def union(a: str, b: str) -> None:
+        root_a, root_b = find(a), find(b)
+        if root_a != root_b:
+            parent[max(root_a, root_b, key=order.__getitem__)] = min(root_a, root_b, key=order.__getitem__)
+
+    seen: set[str] = set()
+    for outlet in outlets:
+        domains = [d for d in dict.fromkeys(map(registrable_domain, outlet.domains)) if d and d not in seen]
+        seen.update(domains)
+        for i, a in enumerate(domains):
+            find(a)
+            for b in domains[i + 1 :]:
+                if _same_brand(a, b):
+                    union(a, b)
+    for alias, canonical in aliases.items():
+        union(canonical, alias)
+
+    members: dict[str, list[str]] = {}
+    for node in sorted(parent, key=order.__getitem__):
+        members.setdefault(find(node), []).append(node)
+    return [tuple(group) for group in members.values() if len(group) > 1]
+
+
+def canonical_domain(
+    domains: Sequence[str], sources: Mapping[str, Source], aliases: Mapping[str, str] = OUTLET_ALIASES
+) -> str | None:
+    """The domain whose ratings an outlet's other domains take; None if ``sources`` knows none of them.
+
+    The first one MBFC rates, then the first one an editor rated, then the first one known; a
+    domain ``aliases`` names as canonical goes before the others of its kind.
+    """
+    canonicals = set(aliases.values())
+
+    def key(position: int) -> tuple[int, int, int]:
+        source = sources[domains[position]]
+        rated = source.lean is not Lean.unrated or source.factuality != "unrated"
+        strength = 0 if rated and "mbfc" in source.origins else 1 if rated else 2
+        return strength, 0 if domains[position] in canonicals else 1, position
+
+    known = [i for i, domain in enumerate(domains) if domain in sources]
+    return domains[min(known, key=key)] if known else None
+
+
+def load_registry(
+    mbfc: Path | str = BUNDLED_MBFC, kite: Path | str = BUNDLED_KITE, edited: Iterable[Source] = ()
+) -> dict[str, Source]:
+    """The whole registry: MBFC ratings and Kite ownership merged, editors' changes on top, and every
+    domain of an outlet rated as the outlet (``outlet_domains``). What ``tellwell sources import`` stores.
+    """
+    return merge_sources(load_mbfc(mbfc), load_kite(kite), edited, outlets=outlet_domains(read_kite(kite)))
 
 
 def unrated_source(domain: str) -> Source:

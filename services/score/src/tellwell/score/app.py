@@ -11,11 +11,13 @@ from typing import Any
 from faststream import ContextRepo
 from faststream.asgi import AsgiFastStream
 
+from tellwell.common.embed import Encoder
 from tellwell.common.kafka import broker_check, make_broker
 from tellwell.common.mongo import make_mongo_client, mongo_check
 from tellwell.common.observability import configure_logging, http_routes
 from tellwell.common.topics import Topic
 from tellwell.score import repository as repo
+from tellwell.score.corroboration import Checker
 from tellwell.score.handlers import GROUP, kafka_publisher, make_router
 from tellwell.score.pipeline import ScorePipeline
 from tellwell.score.settings import Settings, settings
@@ -55,6 +57,12 @@ def create_app(
                 article_cache=config.article_cache,
                 view_cache_s=config.view_cache_s,
                 recheck_delay_s=config.recheck_delay_ms / 1000,
+                checker=Checker(
+                    config.params().corroboration,
+                    encoder=Encoder(max_seq_length=64, threads=config.encoder_threads)
+                    if config.embed
+                    else False,
+                ),
             )
             context.set_global("pipeline", pipeline)
             yield

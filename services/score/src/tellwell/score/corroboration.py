@@ -1,25 +1,36 @@
-"""Does a report's text support a core claim of the summary, contradict it, or say nothing about it?
+"""Does a report's text support a core claim of the story, contradict it, or say nothing about it?
 
-Lexical, not neural, on purpose: every claim of every story is checked against every independent
-report, and the service must score hundreds of stories a second on two cores. A claim is
-*supported* by an article when one passage of it (a sentence and the next) contains most of the
-claim's content words (weighted by how rare they are within the story, so the words every member
-repeats count less than the specific ones), the article names the claim's named entities, and
-states its figures. It *contradicts* the claim when the best-matching passage is about the claim but
-gives a different figure for the same thing ('30 people' against '300 people') and the claim's own
-figure appears nowhere in the article. Anything else is silence: covering the story is not
-corroborating its facts.
+Two kinds of evidence, read together. *Lexical*: one passage of the article (a sentence and the
+next; the headline alone) contains most of the claim's content words, weighted by how rare they
+are within the story, so the words every member repeats count less than the specific ones.
+*Semantic*: the sentence-embedding similarity (all-MiniLM-L6-v2) of the claim and the article's
+best sentences, which recognises a paraphrase that shares few words ("Zorblax agreed to acquire
+Quuxly" states "Zorblax will buy Quuxly"). Either way the article must also name most of the
+claim's named entities and state its figures, or at least state no other figure for them: two
+earthquakes of the same kind are not one event.
+
+A report *contradicts* a claim when the passage that is about it (close in words or in meaning)
+gives a clearly different figure for the same thing ('30 people' against '300 people', not a
+rounding: see ``tellwell.common.figures``) and the claim's own figure appears nowhere in it; negates
+it ('will not buy'); or puts another actor in the claim's main actor's place, one no other report
+of the story names. Anything else is silence: covering the story is not corroborating its facts.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Literal
 
-from tellwell.score.text import Figure, Mention, analyse, context_of, entities, figures, term_set
+import numpy as np
+
+from tellwell.common.embed import TextEncoder
+from tellwell.common.figures import Quantity, agree, differ
+from tellwell.score.text import Figure, analyse, context_of, entities, figures, proper_words, term_set, terms
 
 
 class Stance(Enum):
@@ -30,41 +41,59 @@ class Stance(Enum):
 
 @dataclass(frozen=True, slots=True)
 class CorroborationParams:
-    """Thresholds of the per-claim decision (tuned on hand-written cases; see docs/score.md)."""
+    """Thresholds of the per-claim decision (chosen on the dev streams and pairs with
+    ``tellwell bench confidence``; see docs/score.md)."""
 
     support_overlap: float = 0.5  # idf-weighted share of the claim's words found in one passage
     contradict_overlap: float = 0.35  # a passage this close is 'about' the claim
     entity_share: float = 0.5  # share of the claim's entities the article names
     figure_share: float = 0.5  # share of the claim's figures the article states
     paraphrase_overlap: float = 0.3  # enough when the article names every entity (and states the figures)
+    embed_support: float = 0.8  # cosine of claim and sentence that states the claim in other words
+    embed_about: float = 0.6  # a sentence this close in meaning is about the claim
+    embed_overlap: float = 0.25  # ... and supports it with this much lexical overlap too
+    embed_sentences: int = 3  # sentences per article embedded for a claim: the headline + the best by words
+    swap_overlap: float = 0.5  # share of the claim's other words around a foreign actor (actor swapped)
     max_chars: int = 4000  # the text read per article: claims live in the first paragraphs
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A core fact: one summary sentence with its content words, figures and entities."""
+    """A core fact: one sentence with its content words, figures and entities."""
 
     text: str
     words: frozenset[str]
     figures: tuple[Figure, ...]
     entity_words: tuple[frozenset[str], ...]
+    negated: frozenset[str]
 
 
-def make_claim(text: str) -> Claim:
+def make_claim(text: str, proper: frozenset[str] | None = None) -> Claim:
+    """``proper``: the words the story writes capitalised mid-sentence (``text.proper_words``), to
+    tell a name at the start of a claim or in a Title Case headline from a capitalised word."""
     # an entity's words as terms, so that they compare with an article's terms ('u.s' has none)
-    ents = tuple(words for e in entities(text) if (words := term_set(e)))
-    return Claim(text=text, words=term_set(text), figures=tuple(figures(text)), entity_words=ents)
+    ents = tuple(words for e in entities(text, proper) if (words := term_set(e)))
+    return Claim(
+        text=text,
+        words=term_set(text),
+        figures=tuple(figures(text)),
+        entity_words=ents,
+        negated=negated_terms(text),
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Passages:
-    """An article prepared for checking: passages (a sentence and the next) and what it states."""
+    """An article prepared for checking: its sentences, passages (a sentence and the next) and
+    what it states."""
 
     text: str
+    sentences: tuple[str, ...]
     windows: tuple[frozenset[str], ...]
-    window_mentions: tuple[tuple[Mention, ...], ...]
+    window_mentions: tuple[tuple[Quantity, ...], ...]
     words: frozenset[str]
-    values: frozenset[float]
+    quantities: tuple[Quantity, ...]
+    entities: frozenset[str]  # the entities it names, as space-joined terms
 
 
 _END = (".", "!", "?")
@@ -80,7 +109,9 @@ def prepare(title: str, lead: str, text: str, max_chars: int = 4000) -> Passages
     if head and not head.endswith(_END):
         head += "."
     full = f"{head} {body}" if head else body
-    _, sent_words, sent_mentions = analyse(full)
+    ends, sent_words, sent_mentions = analyse(full)
+    starts = [0, *ends[:-1]]
+    texts = tuple(full[a:b].strip() for a, b in zip(starts, ends, strict=True))
     # Passage i = sentence i and the next; the headline stands alone, and so does the last sentence.
     nothing: frozenset[str] = frozenset()
     following = [*sent_words[1:], nothing]
@@ -90,8 +121,16 @@ def prepare(title: str, lead: str, text: str, max_chars: int = 4000) -> Passages
     windows = list(map(frozenset.union, sent_words, following))
     window_mentions = [a + b if b else a for a, b in zip(sent_mentions, following_mentions, strict=True)]
     words = frozenset().union(*sent_words) if sent_words else frozenset()
-    values = frozenset(m.value for ms in sent_mentions for m in ms)
-    return Passages(full, tuple(windows), tuple(window_mentions), words, values)
+    named = frozenset(" ".join(sorted(w)) for e in entities(full[:2000]) if (w := term_set(e)))
+    return Passages(
+        full,
+        texts,
+        tuple(windows),
+        tuple(window_mentions),
+        words,
+        tuple(m for ms in sent_mentions for m in ms),
+        named,
+    )
 
 
 class PassageCache:
@@ -130,51 +169,252 @@ def idf_weights(docs: Sequence[Passages], words: Iterable[str]) -> dict[str, flo
     return {w: math.log((n + 1) / (sum(1 for d in docs if w in d.words) + 1)) + 1.0 for w in set(words)}
 
 
-def _comparable(a: float, b: float) -> bool:
-    """Two large amounts of the same order of magnitude (thousands and up, within a factor of 10)."""
-    return a != b and min(a, b) >= 1000 and max(a, b) < 10 * min(a, b)
+# ---------------------------------------------------------------- negation
+
+_NEGATION = re.compile(
+    r"\b(?:not|never|no|cannot|deny|denies|denied|denying|refuses?|refused|rejects?|rejected)\b|n[\u2019']t\b",
+    re.IGNORECASE,
+)
+_NEGATED_SPAN = 3  # a negation governs the next few content words: 'will not be buying Quuxly'
 
 
-def stance(claim: Claim, doc: Passages, idf: dict[str, float], params: CorroborationParams) -> Stance:
-    """Whether one article supports, contradicts or is silent on one claim."""
-    if not claim.words or not doc.windows:
-        return Stance.silent
-    weights = idf
-    total = sum(weights[w] for w in claim.words)
-    best, best_i = 0.0, 0
+def negated_terms(sentence: str) -> frozenset[str]:
+    """The content terms a negation governs in ``sentence`` ('Zorblax will not buy Quuxly' -> buy,
+    quuxly)."""
+    out: set[str] = set()
+    for m in _NEGATION.finditer(sentence):
+        out.update(terms(sentence[m.end() : m.end() + 60])[:_NEGATED_SPAN])
+    return frozenset(out)
+
+
+# ---------------------------------------------------------------- one claim against one article
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """How one article stands on one claim, and how strongly it states it (0-1; for ranking)."""
+
+    stance: Stance
+    strength: float
+
+
+_SILENT = Assessment(Stance.silent, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    lexical: float  # the best passage's weighted word share
+    window: int  # that passage
+    semantic: float  # the best embedded sentence's cosine (0 without embeddings)
+    sentence: int  # that sentence
+
+
+def _best_window(claim: Claim, doc: Passages, weights: Mapping[str, float]) -> tuple[float, int, list[int]]:
+    """The best passage's weighted share of the claim's words, its index, and the passages ranked."""
+    total = sum(weights.get(w, 1.0) for w in claim.words) or 1.0
+    scored = []
     for i, window in enumerate(doc.windows):
         hit = claim.words & window
         if hit:
-            score = sum(map(weights.__getitem__, hit)) / total
-            if score > best:
-                best, best_i = score, i
-    if best < params.contradict_overlap:
-        return Stance.silent
-    stated = [f for f in claim.figures if f.value in doc.values]
-    conflict = any(
-        g.value != f.value and f.context & context_of(doc.text, g)
-        for f in claim.figures
-        if f.value not in doc.values
-        for g in doc.window_mentions[best_i]
-    )
-    if conflict:
-        return Stance.contradicts
-    # a different amount of the same order ('$2.1 billion' against '$1.8 billion') in the article, and
-    # the claim's own nowhere: not a contradiction (the subjects may differ) but no support either
+            scored.append((sum(weights.get(w, 1.0) for w in hit) / total, i))
+    if not scored:
+        return 0.0, 0, []
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    return scored[0][0], scored[0][1], [i for _, i in scored]
+
+
+def _figure_conflict(claim: Claim, doc: Passages, where: Sequence[Quantity]) -> bool:
+    """A claim figure the article never states, and in ``where`` another figure for the same thing."""
+    for f in claim.figures:
+        if any(agree(f.quantity, q) for q in doc.quantities):
+            continue
+        for g in where:
+            if differ(f.quantity, g) and f.context & context_of(doc.text, g):
+                return True
+    return False
+
+
+def _negation_conflict(claim: Claim, sentence: str) -> bool:
+    """The sentence negates a word of the claim that the claim asserts, or the other way round."""
+    said = term_set(sentence)
+    negated = negated_terms(sentence)
+    entity_terms = frozenset().union(*claim.entity_words) if claim.entity_words else frozenset()
+    shared = (claim.words & said) - entity_terms
+    return any((w in negated) != (w in claim.negated) for w in shared)
+
+
+def _stated(claim: Claim, doc: Passages) -> list[Figure]:
+    return [f for f in claim.figures if any(agree(f.quantity, q) for q in doc.quantities)]
+
+
+def decide(
+    claim: Claim,
+    doc: Passages,
+    match: _Match,
+    params: CorroborationParams,
+    foreign: frozenset[str] = frozenset(),
+    actor: frozenset[str] | None = None,
+) -> Assessment:
+    """The stance of ``doc`` on ``claim`` given the best lexical and semantic matches.
+
+    ``foreign``: entities this article names that no other report of the story names; ``actor``:
+    the claim's main actor when the rest of the story names it (for the swapped-actor test)."""
+    lex, sem = match.lexical, match.semantic
+    strength = max(0.0, min(1.0, 0.5 * lex + 0.5 * sem if sem else lex))
+    about = lex >= params.contradict_overlap or sem >= params.embed_about
+    if not claim.words or not about:
+        return Assessment(Stance.silent, strength)
+    passage = doc.sentences[match.window] if match.window < len(doc.sentences) else ""
+    best_sentence = doc.sentences[match.sentence] if match.sentence < len(doc.sentences) else passage
+    if _figure_conflict(claim, doc, doc.window_mentions[match.window]) or (
+        match.sentence != match.window and _figure_conflict(claim, doc, doc.window_mentions[match.sentence])
+    ):
+        return Assessment(Stance.contradicts, strength)
+    if _negation_conflict(claim, passage) or (sem and _negation_conflict(claim, best_sentence)):
+        return Assessment(Stance.contradicts, strength)
+    if actor is not None and not (actor & doc.words) and foreign:
+        rest = claim.words - actor
+        around = term_set(best_sentence) | term_set(passage)
+        if rest and len(rest & around) >= params.swap_overlap * len(rest):
+            named_here = {e for e in foreign if set(e.split()) <= around}
+            if named_here:
+                return Assessment(Stance.contradicts, strength)
+    stated = _stated(claim, doc)
+    unstated = [f for f in claim.figures if f not in stated]
     disagrees = any(
-        _comparable(f.value, g) for f in claim.figures if f.value not in doc.values for g in doc.values
+        differ(f.quantity, q) and (f.quantity.unit or f.context & context_of(doc.text, q))
+        for f in unstated
+        for q in doc.quantities
     )
     if disagrees and not stated:
-        return Stance.silent
+        # another figure for the same thing and the claim's own nowhere: not the same fact
+        return Assessment(Stance.silent, strength * 0.5)
     named = sum(1 for e in claim.entity_words if 2 * len(e & doc.words) >= len(e))  # most of its words
     names_all = bool(claim.entity_words) and named == len(claim.entity_words)
-    names_enough = not claim.entity_words or named / len(claim.entity_words) >= params.entity_share
+    share = named / len(claim.entity_words) if claim.entity_words else 1.0
+    names_enough = share >= params.entity_share
     figures_agree = bool(claim.figures) and len(stated) / len(claim.figures) >= params.figure_share
-    if best >= params.support_overlap and names_enough and (not claim.figures or figures_agree or names_all):
-        # the claim's words, most of its names, and its figures (or, naming every actor, no figure
-        # at all: the fact without its number, which no figure of the report disputes)
-        return Stance.supports
-    if best >= params.paraphrase_overlap and names_all and (figures_agree or len(claim.entity_words) >= 2):
+    figures_ok = not claim.figures or figures_agree or names_all
+    strength *= 0.5 + 0.5 * share
+    if not names_enough or not figures_ok:
+        return Assessment(Stance.silent, strength)
+    if lex >= params.support_overlap or sem >= params.embed_support:
+        return Assessment(Stance.supports, strength)
+    if sem >= params.embed_about and lex >= params.embed_overlap:
+        return Assessment(Stance.supports, strength)
+    if lex >= params.paraphrase_overlap and names_all and (figures_agree or len(claim.entity_words) >= 2):
         # a paraphrase: other words, but the same actors and objects (and the same numbers, if any)
-        return Stance.supports
-    return Stance.silent
+        return Assessment(Stance.supports, strength)
+    return Assessment(Stance.silent, strength)
+
+
+# ---------------------------------------------------------------- claims against a story's articles
+
+
+class Checker:
+    """Checks claims against articles with lexical and semantic evidence.
+
+    Sentence vectors are computed in one batch per call and kept (least recently used evicted), so
+    a story re-scored at its next version embeds only its new sentences. ``encoder=None`` loads the
+    bundled all-MiniLM-L6-v2 on first use; ``encoder=False`` checks on words alone."""
+
+    def __init__(
+        self,
+        params: CorroborationParams | None = None,
+        encoder: TextEncoder | Literal[False] | None = None,
+        capacity: int = 200_000,
+    ) -> None:
+        self.params = params or CorroborationParams()
+        if encoder is None:
+            from tellwell.common.embed import Encoder
+
+            encoder = Encoder(max_seq_length=64)
+        self.encoder: TextEncoder | None = encoder or None
+        self.capacity = capacity
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _embed(self, texts: Iterable[str]) -> dict[str, np.ndarray]:
+        assert self.encoder is not None
+        wanted = list(dict.fromkeys(texts))
+        missing = [t for t in wanted if t not in self._vectors]
+        if missing:
+            for t, v in zip(missing, self.encoder.encode(missing), strict=True):
+                self._vectors[t] = v
+        out = {}
+        for t in wanted:
+            self._vectors.move_to_end(t)
+            out[t] = self._vectors[t]
+        while len(self._vectors) > self.capacity:
+            self._vectors.popitem(last=False)
+        return out
+
+    def assess(
+        self,
+        claims: Sequence[str | Claim],
+        docs: Sequence[Passages],
+        idf: Mapping[str, float] | None = None,
+        params: CorroborationParams | None = None,
+    ) -> list[list[Assessment]]:
+        """``out[d][k]``: how article ``d`` stands on claim ``k``. The articles are taken as the
+        reports of one story (for word weights and for who names which actor)."""
+        p = params or self.params
+        proper = proper_words([s for d in docs for s in d.sentences[:3]])
+        parsed = [c if isinstance(c, Claim) else make_claim(c, proper) for c in claims]
+        if idf is None:
+            idf = idf_weights(docs, (w for c in parsed for w in c.words))
+        ranked = [[_best_window(c, d, idf) for c in parsed] for d in docs]
+        vectors: dict[str, np.ndarray] = {}
+        if self.encoder is not None:
+            wanted = [c.text for c in parsed]
+            for d, row in zip(docs, ranked, strict=True):
+                for _, _, order in row:
+                    wanted += [d.sentences[i] for i in _candidates(order, d, p.embed_sentences)]
+            vectors = self._embed(wanted)
+        # who names which entity, for the swapped-actor test
+        naming: dict[str, int] = {}
+        for d in docs:
+            for e in d.entities:
+                naming[e] = naming.get(e, 0) + 1
+        actors = [_actor(c, docs) for c in parsed]
+        out: list[list[Assessment]] = []
+        for d, row in zip(docs, ranked, strict=True):
+            foreign = frozenset(e for e in d.entities if naming[e] == 1) if len(docs) > 2 else frozenset()
+            line = []
+            for c, actor, (lex, window, order) in zip(parsed, actors, row, strict=True):
+                sem, sentence = 0.0, window
+                if vectors:
+                    cv = vectors[c.text]
+                    for i in _candidates(order, d, p.embed_sentences):
+                        cos = float(vectors[d.sentences[i]] @ cv)
+                        if cos > sem:
+                            sem, sentence = cos, i
+                line.append(decide(c, d, _Match(lex, window, sem, sentence), p, foreign, actor))
+            out.append(line)
+        return out
+
+
+def _candidates(order: Sequence[int], doc: Passages, k: int) -> list[int]:
+    """The sentences to embed for one claim: the headline, then the best passages' sentences."""
+    picked: list[int] = [0] if doc.sentences else []
+    for i in order:
+        for j in (i, i + 1):
+            if j < len(doc.sentences) and j not in picked:
+                picked.append(j)
+        if len(picked) >= k:
+            break
+    return picked[:k]
+
+
+def _actor(claim: Claim, docs: Sequence[Passages]) -> frozenset[str] | None:
+    """The claim's main actor: its first entity, when most of the story's reports name it."""
+    if not claim.entity_words:
+        return None
+    first = claim.entity_words[0]
+    naming = sum(1 for d in docs if first & d.words)
+    return first if 2 * naming > len(docs) else None
+
+
+def stance(claim: Claim, doc: Passages, idf: Mapping[str, float], params: CorroborationParams) -> Stance:
+    """Whether one article supports, contradicts or is silent on one claim, on words alone."""
+    lex, window, _ = _best_window(claim, doc, idf)
+    return decide(claim, doc, _Match(lex, window, 0.0, window), params).stance

@@ -21,6 +21,8 @@ from tellwell.common.events import (
     Blindspot,
     CollapsedArticle,
     Confidence,
+    Gap,
+    GapKind,
     IndependentReport,
     Lean,
     LeanDistribution,
@@ -30,14 +32,12 @@ from tellwell.common.events import (
 )
 from tellwell.common.sources import Source
 from tellwell.score.corroboration import (
+    Checker,
     CorroborationParams,
     PassageCache,
     Passages,
     Stance,
-    idf_weights,
-    make_claim,
     prepare,
-    stance,
 )
 
 # ---------------------------------------------------------------- inputs and parameters
@@ -78,52 +78,116 @@ MAX_RELATED = 10
 
 # ---------------------------------------------------------------- confidence: the formula
 
-METHOD = "corroboration-v2"
+METHOD = "corroboration-v3"
 
 
 @dataclass(frozen=True, slots=True)
 class Method:
     """The constants of one confidence method; ``recompute`` looks them up by name."""
 
-    silent_weight: float  # a report silent on a claim counts this much against it (contradiction: 1)
+    silent_weight: float  # a report silent on the core facts counts this much against them
     breadth_tau: float  # corroborating credibility mass at which breadth reaches 1 - 1/e
     primary_strength: float  # how far one primary source alone carries breadth
+    core_facts: bool = False  # v3: the title's event and claims >= 2 reports make; disputes multiply
 
 
 METHODS: dict[str, Method] = {
     "corroboration-v1": Method(silent_weight=0.5, breadth_tau=1.5, primary_strength=0.99),
     # v2: silence weighs 0.05 (most reports of a big story are silent on any one headline-sized claim;
     # breadth, not silence, keeps a claim only one voice states low)
-    METHOD: Method(silent_weight=0.05, breadth_tau=1.5, primary_strength=0.99),
+    "corroboration-v2": Method(silent_weight=0.05, breadth_tau=1.5, primary_strength=0.99),
+    # v3: confidence is about the core facts (claim 0 is the title's event; another claim is core when
+    # two independent reports or a primary source state it), a one-source detail no longer dilutes it
+    METHOD: Method(silent_weight=0.1, breadth_tau=1.5, primary_strength=0.99, core_facts=True),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimScore:
-    """How one core claim fares: its share, breadth and their product."""
+    """How one claim fares: its share, breadth and their product (v3: its dispute)."""
 
     share: float
     breadth: float
     support: float  # M: the credibility of the secondary reports that state it
     primary: float  # P: the strength of a primary source that states it
     score: float
+    core: bool = True
+    dispute: float = 0.0  # v3: contradicting weight / (supporting + contradicting) weight
 
 
 @dataclass(frozen=True, slots=True)
 class Breakdown:
     claims: tuple[ClaimScore, ...]
     value: float
+    share: float = 0.0  # v3: of the story as a whole
+    breadth: float = 0.0
+    dispute: float = 0.0  # v3: the weight of reports that give the event otherwise, of all stating it
+
+
+def core_claims(n_claims: int, reports: Sequence[IndependentReport]) -> list[int]:
+    """v3's core facts: claim 0 (the event the title states) and every claim that at least two
+    independent reports, or one primary source, state."""
+    out = []
+    for k in range(n_claims):
+        backers = [r for r in reports if k in r.supports]
+        if k == 0 or len(backers) >= 2 or any(r.primary for r in backers):
+            out.append(k)
+    return out
+
+
+def _breakdown_v3(m: Method, n_claims: int, reports: Sequence[IndependentReport]) -> Breakdown:
+    core = set(core_claims(n_claims, reports))
+    support = against = silent = mass = primary = 0.0
+    for r in reports:
+        w = r.credibility
+        states_core = bool(core & set(r.supports))
+        disputes_event = 0 in r.contradicts
+        # a report that states the event with another figure corroborates half and disputes half
+        part = 0.5 * w if states_core and disputes_event else w if states_core else 0.0
+        if part:
+            support += part
+            if r.primary:
+                primary = max(primary, m.primary_strength * part)
+            else:
+                mass += part
+        if disputes_event:
+            against += w - part
+        elif not states_core:
+            silent += w
+    den = support + against + m.silent_weight * silent
+    share = support / den if den > 0 else 0.0
+    breadth = 1.0 - (1.0 - primary) * math.exp(-mass / m.breadth_tau)
+    scores = []
+    for k in range(n_claims):
+        s_k = sum(r.credibility for r in reports if k in r.supports)
+        c_k = sum(r.credibility for r in reports if k in r.contradicts and k not in r.supports)
+        m_k = sum(r.credibility for r in reports if k in r.supports and not r.primary)
+        p_k = max(
+            (m.primary_strength * r.credibility for r in reports if k in r.supports and r.primary),
+            default=0.0,
+        )
+        b_k = 1.0 - (1.0 - p_k) * math.exp(-m_k / m.breadth_tau)
+        share_k = s_k / (s_k + c_k) if s_k + c_k > 0 else 0.0
+        scores.append(
+            ClaimScore(share_k, b_k, m_k, p_k, share_k * b_k, k in core, c_k / (s_k + c_k) if c_k else 0.0)
+        )
+    dispute = against / (support + against) if against else 0.0
+    return Breakdown(tuple(scores), round(100.0 * share * breadth, 1), share, breadth, dispute)
 
 
 def breakdown(method: str, n_claims: int, reports: Sequence[IndependentReport]) -> Breakdown:
-    """The confidence formula (docs/score.md), claim by claim, then averaged:
+    """The confidence formula (docs/score.md).
 
-    for claim k, with w = a report's credibility:
-    ``S = Σ w`` over reports supporting it, ``C = Σ w`` over reports contradicting it, ``N = Σ w``
-    over the silent ones; ``share = S / (S + C + silent_weight·N)``;
-    ``breadth = 1 - (1 - P)·exp(-M / breadth_tau)`` with ``M = S`` over secondary reports and
-    ``P = max primary_strength·w`` over primary reports supporting it;
-    ``score = share · breadth``;  ``value = 100 · mean(score)`` over the claims.
+    v3 (``core_facts``), with w = a report's credibility: a report *corroborates* when it states at
+    least one core fact (``core_claims``) and *disputes* when it contradicts the title's event (claim
+    0); one that does both (the event with another figure) counts w/2 each way. ``S`` = corroborating
+    weight, ``C`` = disputing weight, ``N = Σ w`` over the silent rest;
+    ``share = S / (S + C + silent_weight·N)``; ``breadth = 1 - (1 - P)·exp(-M / tau)`` with ``M`` =
+    S over secondary reports and ``P = max primary_strength·w`` over primary ones;
+    ``value = 100 · share · breadth``.
+
+    v1/v2, claim by claim, then averaged: ``share = S / (S + C + silent_weight·N)``, ``breadth`` as
+    above per claim, ``score = share · breadth``; ``value = 100 · mean(score)``.
     """
     try:
         m = METHODS[method]
@@ -131,6 +195,8 @@ def breakdown(method: str, n_claims: int, reports: Sequence[IndependentReport]) 
         raise ValueError(f"unknown confidence method {method!r}") from None
     if n_claims <= 0 or not reports:
         return Breakdown((), 0.0)
+    if m.core_facts:
+        return _breakdown_v3(m, n_claims, reports)
     scores = []
     for k in range(n_claims):
         support = against = silent = mass = primary = 0.0
@@ -309,13 +375,19 @@ def independent_reports(
 # ---------------------------------------------------------------- confidence of a story
 
 
-MAX_CLAIMS = 8  # a summary has 2-4 sentences; a runaway one must not multiply the work
+MAX_CLAIMS = 8  # the title and a summary of 2-4 sentences; a runaway one must not multiply the work
 
 
 def claims_of(summary: StorySummary) -> list[str]:
-    """The core facts: the summary's sentences (its title when it has none)."""
-    texts = [s.text.strip() for s in summary.summary if s.text.strip()]
-    return texts[:MAX_CLAIMS] or [summary.title]
+    """The claims checked: the event the title states first, then the summary's sentences (core facts
+    among them are those two independent reports or a primary source state: ``core_claims``)."""
+    title = summary.title.strip()
+    texts = [title] if title else []
+    for s in summary.summary:
+        text = s.text.strip()
+        if text and text not in texts:
+            texts.append(text)
+    return texts[:MAX_CLAIMS]
 
 
 def confidence(
@@ -325,9 +397,11 @@ def confidence(
     sources: Mapping[str, Source],
     params: ScoreParams,
     cache: PassageCache | None = None,
+    checker: Checker | None = None,
 ) -> Confidence:
     """Check every claim against every report's origin articles and weigh the result."""
     cp = params.corroboration
+    checker = checker or Checker(cp, encoder=False)
     prepared: dict[str, Passages] = {}
     for m in (m for r in reports for m in r.origins):
         key = (m.article_id, m.fingerprint, len(m.text))
@@ -337,20 +411,17 @@ def confidence(
             if cache is not None:
                 cache.put(key, found)
         prepared[m.article_id] = found
-    parsed = [make_claim(c) for c in claims]
-    idf = idf_weights(list(prepared.values()), (w for claim in parsed for w in claim.words))
+    ids = list(prepared)
+    stances = dict(zip(ids, checker.assess(claims, [prepared[i] for i in ids], params=cp), strict=True))
     out: list[IndependentReport] = []
     for r in reports:
         supports: set[int] = set()
         contradicts: set[int] = set()
         for m in r.origins:
-            for k, claim in enumerate(parsed):
-                if k in supports:
-                    continue
-                s = stance(claim, prepared[m.article_id], idf, cp)
-                if s is Stance.supports:
+            for k, a in enumerate(stances[m.article_id]):
+                if a.stance is Stance.supports:
                     supports.add(k)
-                elif s is Stance.contradicts:
+                elif a.stance is Stance.contradicts:
                     contradicts.add(k)
         origin_sources = [source_of(sources, m.source) for m in r.origins]
         out.append(
@@ -370,11 +441,31 @@ def confidence(
         value=b.value,
         method=METHOD,
         claims=list(claims),
+        core=core_claims(len(claims), out) if claims else [],
         reports=out,
         collapsed=list(collapsed),
         single_source=len(out) == 1,
         explanation=explain(len(claims), out, collapsed, [r.lead.source for r in reports], sources, b),
     )
+
+
+def single_source_claims(conf: Confidence, names: Mapping[str, str]) -> list[Gap]:
+    """What's missing: the claims only one (secondary) report states; they are not core facts."""
+    core = set(conf.core or [])
+    out = []
+    for k, text in enumerate(conf.claims):
+        backers = [r for r in conf.reports if k in r.supports]
+        if k in core or len(backers) != 1 or len(conf.reports) < 2:
+            continue
+        source = backers[0].sources[0] if backers[0].sources else ""
+        out.append(
+            Gap(
+                kind=GapKind.single_source_claim,
+                text=f"Only {names.get(source, source)} reports: {text}",
+                article_ids=list(backers[0].article_ids),
+            )
+        )
+    return out
 
 
 def explain(
@@ -388,6 +479,7 @@ def explain(
     """The figure in words: who counts, who was collapsed, and how the parts multiply."""
     if not reports:
         return "No member article could be read, so nothing corroborates the story."
+    core = core_claims(n_claims, reports)
     if len(reports) == 1:
         r = reports[0]
         name = source_of(sources, lead_sources[0]).name or lead_sources[0]
@@ -398,25 +490,25 @@ def explain(
         )
         return (
             f"Single-source story: only {name} reports it ({len(r.article_ids)} article(s), credibility "
-            f"{r.credibility:.2f}); {kind}. It states {len(r.supports)} of the {n_claims} core claim(s). "
-            f"Confidence {b.value:.1f}%."
+            f"{r.credibility:.2f}); {kind}. It states {len(set(r.supports) & set(core))} of the "
+            f"{len(core)} core fact(s). Confidence {b.value:.1f}%."
         )
-    full = sum(1 for r in reports if len(r.supports) == n_claims)
-    against = sum(1 for r in reports if r.contradicts)
+    corroborating = [r for r in reports if set(r.supports) & set(core)]
     reasons = Counter(c.reason for c in collapsed)
     folded = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(reasons.items()))
-    per_claim = "; ".join(
-        f"claim {k + 1}: {sum(1 for r in reports if k in r.supports)} support, "
-        f"{sum(1 for r in reports if k in r.contradicts)} contradict, share {c.share:.2f} x breadth "
-        f"{c.breadth:.2f} = {100 * c.score:.1f}%"
-        for k, c in enumerate(b.claims)
-    )
+    disputed = [
+        f"claim {k + 1} stated otherwise by {n} report(s)"
+        for k in range(n_claims)
+        if (n := sum(1 for r in reports if k in r.contradicts))
+    ]
+    details = n_claims - len(core)
     return (
-        f"{len(reports)} independent reports"
+        f"{len(corroborating)} of {len(reports)} independent reports corroborate the core facts"
         + (f" ({len(collapsed)} articles collapsed: {folded})" if collapsed else "")
-        + f"; {full} corroborate all {n_claims} core claim(s), {against} state a figure differently. "
-        + per_claim
-        + f". Confidence = mean over claims = {b.value:.1f}%."
+        + f": the title's event and {len(core) - 1} more claim(s) that two or more reports state"
+        + (f"; {details} claim(s) only one report makes do not count" if details else "")
+        + (f"; {'; '.join(disputed)}" if disputed else "")
+        + f". Credibility-weighted share {b.share:.2f} x breadth {b.breadth:.2f} = {b.value:.1f}%."
     )
 
 
@@ -542,10 +634,15 @@ def score_story(
     params: ScoreParams = ScoreParams(),  # frozen: a shared default is safe
     related: Mapping[str, StoryScored] | None = None,
     cache: PassageCache | None = None,
+    checker: Checker | None = None,
 ) -> StoryScored:
-    """The full view of one story version (``cache`` keeps prepared articles across versions)."""
+    """The full view of one story version (``cache`` keeps prepared articles across versions,
+    ``checker`` the sentence vectors; without one, claims are checked on words alone)."""
     reports, collapsed = independent_reports(members, sources, params)
-    conf = confidence(claims_of(summary), reports, collapsed, sources, params, cache)
+    conf = confidence(claims_of(summary), reports, collapsed, sources, params, cache, checker)
+    names = {m.source: m.source_name or source_of(sources, m.source).name or m.source for m in members}
+    said = {g.text for g in summary.missing}
+    missing = [*summary.missing, *(g for g in single_source_claims(conf, names) if g.text not in said)]
     lean = lean_distribution(reports, sources)
     dates = [m.published_at for m in members]
     first = summary.first_published_at or (min(dates) if dates else summary.occurred_at)
@@ -564,7 +661,7 @@ def score_story(
         category=summary.category,
         language=summary.language,
         perspectives=summary.perspectives,
-        missing=summary.missing,
+        missing=missing,
         confidence=conf,
         lean=lean,
         source_count=len({m.source for m in members}),

@@ -17,8 +17,9 @@ from datetime import datetime
 from tellwell.common.events import StoryScored, StorySummary, utcnow
 from tellwell.common.kafka import TRANSIENT_ERRORS
 from tellwell.score import repository as repo
-from tellwell.score.corroboration import PassageCache
+from tellwell.score.corroboration import Checker, PassageCache
 from tellwell.score.domain import MAX_RELATED, ScoreParams, score_story
+from tellwell.score.related import Entry, RelatedParams, entry_of, related_stories, story_entities
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class Batch:
 class Timings:
     """Where a batch's time went, summed over its stories (they overlap: sums exceed the wall time)."""
 
-    read_s: float = 0.0  # members, related views, sources
+    read_s: float = 0.0  # members, related views, sources (and the related stories' choice)
     score_s: float = 0.0  # domain.score_story (CPU, blocks the loop)
     store_s: float = 0.0  # the version-checked write
 
@@ -66,15 +67,21 @@ class ScorePipeline:
         max_members: int = 1000,
         article_cache: int = 10_000,
         view_cache_s: float = 30.0,
+        related: RelatedParams | None = None,
+        related_refresh_s: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
+        checker: Checker | None = None,
     ) -> None:
         self.db = db
         self.publish = publish
         self.params = params or ScoreParams()
         self.sources = repo.SourceCache(source_cache_s)
         self.passages = PassageCache()
+        # claims are checked with sentence vectors when the service has an encoder, else on words
+        self.checker = checker or Checker(self.params.corroboration, encoder=False)
         self.articles = repo.ArticleCache(article_cache, self.params.corroboration.max_chars)
         self.views = repo.ViewCache(view_cache_s)
+        self.related = repo.RelatedIndex(related, refresh_s=related_refresh_s)
         self.recheck_delay_s = recheck_delay_s
         self.clock = clock
         self.max_members = max_members
@@ -120,6 +127,12 @@ class ScorePipeline:
         )
         return batch
 
+    async def _index(self, entry: Entry) -> None:
+        """Make a stored view findable as a related story: here at once, on other replicas through
+        ``story_entities``."""
+        self.related.add(entry)
+        await repo.store_entry(self.db, entry, updated_at=self.clock())
+
     async def _confirm(self, view: StoryScored) -> None:
         outcome, _ = await repo.confirm_view(
             self.db, view, updated_at=self.clock(), recheck_delay_s=self.recheck_delay_s
@@ -142,15 +155,39 @@ class ScorePipeline:
             ids = ids[-self.max_members :]  # member_ids are oldest first
         # related views (cached: score stored most of them itself) are read while the members are
         started = time.perf_counter()
-        (members, missing), related = await asyncio.gather(
+        (members, missing), proposed, index = await asyncio.gather(
             repo.load_members(self.db, ids, self.articles),
             repo.load_views(self.db, [r.story_id for r in summary.related[:MAX_RELATED]], self.views),
+            self.related.fresh(self.db, self.clock()),
         )
         if missing:
             log.warning(
                 "%s v%s: %d member article(s) not found", summary.story_id, summary.version, len(missing)
             )
-        sources = await self.sources.get_many(self.db, {m.source for m in members})
+        # Related: the stories sharing a specific entity (related.py); cluster's near-threshold
+        # candidates are checked the same way, never shown for their similarity alone.
+        entities = story_entities(
+            summary.title, [s.text for s in summary.summary], [m.title for m in members]
+        )
+        dates = [m.published_at for m in members]
+        first = summary.first_published_at or (min(dates) if dates else summary.occurred_at)
+        last = summary.last_published_at or (max(dates) if dates else summary.occurred_at)
+        related = {v.story_id: v for v in proposed.values()}  # merged candidates: their survivors
+        neighbours = index.neighbours(
+            summary.story_id,
+            entities,
+            first,
+            last,
+            proposed=list(related),
+            extra={sid: entry_of(v) for sid, v in related.items()},
+        )
+        unread = [n.story_id for n in neighbours if n.story_id not in related]
+        more, sources = await asyncio.gather(
+            repo.load_views(self.db, unread, self.views),
+            self.sources.get_many(self.db, {m.source for m in members}),
+        )
+        related.update({v.story_id: v for v in more.values()})
+        summary = summary.model_copy(update={"related": related_stories(neighbours, related)})
         read = time.perf_counter()
         view = score_story(
             summary,
@@ -160,6 +197,7 @@ class ScorePipeline:
             params=self.params,
             related=related,
             cache=self.passages,
+            checker=self.checker,
         )
         self.timings.read_s += read - started
         self.timings.score_s += time.perf_counter() - read
@@ -184,5 +222,6 @@ class ScorePipeline:
             log.info("%s v%s: a newer view is stored; ignored", summary.story_id, summary.version)
             return None
         self.views.put(stored)
+        await self._index(entry_of(stored))
         # only a replace can be overwritten by a racing older write (see repository.store_view)
         return stored, outcome is repo.Outcome.unchecked

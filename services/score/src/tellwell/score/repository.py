@@ -14,7 +14,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -32,6 +32,7 @@ from tellwell.common.views import (
     view_from_document,
 )
 from tellwell.score.domain import Member
+from tellwell.score.related import EntityIndex, Entry, RelatedParams, view_entities
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,25 @@ _ARTICLE_FIELDS = dict.fromkeys(
 )
 
 
+#: One small document per story, ``{_id, version, entities, first/last_published_at, merged_into,
+#: updated_at}``, written by score after each view: what ``RelatedIndex`` reads to find related
+#: stories (the entities are also a field of the ``story_views`` document itself).
+STORY_ENTITIES = "story_entities"
+
+#: ``by_entity`` serves "stories naming any of these entities lately" on a MongoDB server; FerretDB
+#: 1.x does not use it (it scans), which is why ``RelatedIndex`` keeps the index in memory.
+STORY_ENTITY_INDEXES: list[tuple[str, list[tuple[str, int]]]] = [
+    ("by_entity", [("entities", 1), ("last_published_at", -1)]),
+    ("by_update", [("updated_at", -1)]),
+]
+
+
 async def ensure_indexes(db: DB) -> None:
     for name, keys in STORY_VIEW_INDEXES:
         await db[STORY_VIEWS].create_index(keys, name=name)
     await db[VIEW_WRITES].create_index([("updated_at", -1)], name="by_update")
+    for name, keys in STORY_ENTITY_INDEXES:
+        await db[STORY_ENTITIES].create_index(keys, name=name)
 
 
 # ---------------------------------------------------------------- articles and sources (ingest's)
@@ -263,7 +279,7 @@ async def store_view(
     event can be published first.
     """
     coll = db[STORY_VIEWS]
-    doc = view_document(view, updated_at=updated_at)
+    doc = {**view_document(view, updated_at=updated_at), "entities": list(view_entities(view))}
     if known_version is not None and known_version < view.version:
         result = await coll.replace_one({"_id": view.story_id, "version": known_version}, doc)
         if result.matched_count:
@@ -311,3 +327,92 @@ async def confirm_view(
     return await store_view(
         db, view, updated_at=updated_at, recheck_delay_s=recheck_delay_s, attempts=attempts - 1
     )
+
+
+# ---------------------------------------------------------------- story_entities (ours)
+
+
+def entry_document(entry: Entry, *, updated_at: datetime) -> Doc:
+    return {
+        "_id": entry.story_id,
+        "version": entry.version,
+        "entities": list(entry.entities),
+        "first_published_at": entry.first_published_at,
+        "last_published_at": entry.last_published_at,
+        "merged_into": entry.merged_into,
+        "updated_at": updated_at,
+    }
+
+
+def entry_from_document(doc: Doc) -> Entry | None:
+    try:
+        return Entry(
+            story_id=str(doc["_id"]),
+            version=int(doc["version"]),
+            entities=tuple(str(e) for e in doc.get("entities") or ()),
+            first_published_at=_aware(doc["first_published_at"]),
+            last_published_at=_aware(doc["last_published_at"]),
+            merged_into=doc.get("merged_into"),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        log.warning("unreadable story_entities document %r", doc.get("_id"))
+        return None
+
+
+def _aware(value: datetime) -> datetime:
+    """PyMongo returns naive UTC datetimes unless the client is tz-aware."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+async def store_entry(db: DB, entry: Entry, *, updated_at: datetime) -> None:
+    """Upsert a story's entry unless a newer version of it is stored."""
+    doc = entry_document(entry, updated_at=updated_at)
+    try:
+        await db[STORY_ENTITIES].replace_one(
+            {"_id": entry.story_id, "version": {"$lte": entry.version}}, doc, upsert=True
+        )
+    except DuplicateKeyError:  # a newer version is stored (the filter missed it, the insert clashed)
+        pass
+
+
+class RelatedIndex:
+    """The ``EntityIndex`` of this replica: loaded from ``story_entities`` on first use (entries
+    written within ``retention``), then refreshed every ``refresh_s`` with the entries written since
+    (by other replicas: this one adds its own as it stores them). A refresh runs in the background
+    of the stories that find one running: they use the index as it is."""
+
+    def __init__(
+        self,
+        params: RelatedParams | None = None,
+        *,
+        refresh_s: float = 10.0,
+        retention: timedelta = timedelta(days=30),
+        slack: timedelta = timedelta(minutes=1),  # clock skew between replicas' updated_at
+    ) -> None:
+        self.index = EntityIndex(params)
+        self.refresh_s = refresh_s
+        self.retention = retention
+        self.slack = slack
+        self._since: datetime | None = None
+        self._loaded_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def _load(self, db: DB, now: datetime) -> None:
+        since = now - self.retention if self._since is None else self._since - self.slack
+        async for doc in db[STORY_ENTITIES].find({"updated_at": {"$gte": since}}):
+            if (entry := entry_from_document(doc)) is not None:
+                self.index.add(entry)
+        self._since, self._loaded_at = now, time.monotonic()
+
+    async def fresh(self, db: DB, now: datetime) -> EntityIndex:
+        if self._loaded_at is None:
+            async with self._lock:  # the first stories wait for the first load
+                if self._loaded_at is None:
+                    await self._load(db, now)
+        elif time.monotonic() - self._loaded_at >= self.refresh_s and not self._lock.locked():
+            async with self._lock:
+                await self._load(db, now)
+        return self.index
+
+    def add(self, entry: Entry) -> None:
+        self.index.add(entry)

@@ -23,6 +23,11 @@ class Settings(ServiceSettings):
     blindspot_min_reports: int = Field(default=3, ge=1, description="Rated independent reports needed.")
     hotness_half_life_h: float = Field(default=6.0, gt=0.0, description="Half-life of an arrival's heat.")
     max_chars: int = Field(default=4000, ge=200, description="Text read per article for corroboration.")
+    embed: bool = Field(
+        default=True,
+        description="Check claims with sentence embeddings (all-MiniLM-L6-v2) beside words; off: words only.",
+    )
+    encoder_threads: int | None = Field(default=None, ge=1, le=64, description="ONNX Runtime threads.")
     max_members: int = Field(default=1000, ge=1, description="Members read per story (the newest).")
     article_cache: int = Field(default=10_000, ge=0, description="Member articles kept in memory (LRU).")
     view_cache_s: float = Field(

@@ -11,6 +11,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from tellwell.common.figures import Quantity, quantities
+
 # Plain \w+ is twice as fast as a letters-only class; figures and '_' map to no term anyway.
 _WORD = re.compile(r"\w+")
 # A sentence ends at . ! ? before a capital or digit, but not after an initial ('U.S.', 'J.') or a
@@ -19,16 +21,7 @@ _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(
     r"[.!?](?<!\b[A-Z]\.)(?<!\b[A-Z][a-z]\.)[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])"
 )
-_NUMBER = re.compile(
-    r"(?=\d)(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"  # the lookahead fails fast off digits
-    r"(?:\s*(%|per\s?cent|percent)|\s?(thousand|k|million|m|mn|billion|bn)\b)?",
-    re.I,
-)
-_DIGIT = re.compile(r"\d")
 _CAPITALISED = re.compile(r"\b(?:(?:[A-Z]\.(?:[A-Z]\.)+|[A-Z][\w\u2019'&-]*\b)[ \t]?)+")
-
-# Multipliers written after a figure ("3.5 million", "$2bn").
-_SCALE = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9}
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being
@@ -106,50 +99,36 @@ def sentences(text: str) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Figure:
-    """A number a text states, with the content words around it (its subject: 'killed', 'people')."""
+    """A figure a text states, with the content words around it (its subject: 'killed', 'people')."""
 
-    value: float
+    quantity: Quantity
     context: frozenset[str]
 
-
-@dataclass(frozen=True, slots=True)
-class Mention:
-    """Where a text states a number: its value now, its context only if ever asked (``context_of``)."""
-
-    value: float
-    start: int
-    end: int
-    percent: bool
+    @property
+    def value(self) -> float:
+        return self.quantity.value
 
 
-def mentions(text: str) -> list[Mention]:
-    """The numbers a text states: '1,200' -> 1200, '3.5 million' -> 3.5e6, '12%' -> 12."""
-    out: list[Mention] = []
-    if not _DIGIT.search(text):  # most sentences state no figure: skip the costly pattern
-        return out
-    for match in _NUMBER.finditer(text):
-        number, percent, scale = match.groups()
-        value = float(number.replace(",", ""))  # the pattern only matches valid numbers
-        if scale:
-            value *= _SCALE[scale.lower()]
-        out.append(Mention(value, match.start(), match.end(), percent is not None))
-    return out
+def mentions(text: str) -> list[Quantity]:
+    """The figures a text states ('1,200' -> 1200, '3.5 million' -> 3.5e6, '12%' -> 12), by
+    ``tellwell.common.figures``: the one parser and agreement rule that summarize uses too."""
+    return quantities(text)
 
 
-def context_of(text: str, mention: Mention) -> frozenset[str]:
-    """The subject of a mention: the content words just around it ('killed 300 people' -> kill, people)."""
+def context_of(text: str, mention: Quantity) -> frozenset[str]:
+    """The subject of a figure: the content words just around it ('killed 300 people' -> kill, people)."""
     # within its own sentence
     before = _WORD.findall(text[max(0, mention.start - 30) : mention.start].rsplit(". ", 1)[-1])[-2:]
     after = _WORD.findall(text[mention.end : mention.end + 30].split(". ", 1)[0])[:2]
     context = {_TERMS[w.lower()] for w in before + after} - _NOTHING
-    if mention.percent:
-        context.add("%")
+    if mention.unit == "percent":
+        context.add("percent")  # a share compares with a share
     return frozenset(context)
 
 
 def figures(text: str) -> list[Figure]:
     """The figures in a text with their contexts (for claims: short texts, checked many times)."""
-    return [Figure(m.value, context_of(text, m)) for m in mentions(text)]
+    return [Figure(q, context_of(text, q)) for q in quantities(text)]
 
 
 # Marks sentence ends inside one lower-cased string, so a whole text is tokenised by one regex call and
@@ -158,7 +137,7 @@ _MARK = "qqsentenceendqq"
 _TERMS[_MARK] = "|"
 
 
-def analyse(text: str) -> tuple[list[int], list[frozenset[str]], list[tuple[Mention, ...]]]:
+def analyse(text: str) -> tuple[list[int], list[frozenset[str]], list[tuple[Quantity, ...]]]:
     """Sentence ends, and per sentence its content terms and number mentions (what ``term_set`` and
     ``mentions`` give sentence by sentence, at a fraction of the cost: the hot path of scoring)."""
     ends = sentence_ends(text)
@@ -166,18 +145,43 @@ def analyse(text: str) -> tuple[list[int], list[frozenset[str]], list[tuple[Ment
     marked = f" {_MARK} ".join([text[a:b] for a, b in zip(starts, ends, strict=True)]).lower()
     chunks = " ".join(map(_TERMS.__getitem__, _WORD.findall(marked))).split("|")
     words = [frozenset(chunk.split()) for chunk in chunks]
-    found: list[list[Mention]] = [[] for _ in ends]
+    found: list[list[Quantity]] = [[] for _ in ends]
     for m in mentions(text):
         found[bisect.bisect_right(ends, m.start)].append(m)
     return ends, words, [tuple(f) for f in found]
 
 
-def entities(text: str) -> list[str]:
+_TITLE_WORD = re.compile(r"\b[A-Za-z][a-z'\u2019]{3,}\b")
+
+
+def title_case(text: str) -> bool:
+    """A headline in Title Case ('Colorado Collects $2M In Pot Taxes'): its capitals say nothing."""
+    words = _TITLE_WORD.findall(text)
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+
+
+def proper_words(texts: list[str]) -> frozenset[str]:
+    """Words written capitalised inside a sentence-case sentence of ``texts`` (names, not starts)."""
+    out: set[str] = set()
+    for text in texts:
+        for sentence in sentences(text):
+            if title_case(sentence):
+                continue
+            for m in _CAPITALISED.finditer(sentence):
+                if m.start() > 0:
+                    out.update(w.strip(".\u2019'-&").lower() for w in m.group().split())
+    return frozenset(out - STOPWORDS)
+
+
+def entities(text: str, proper: frozenset[str] | None = None) -> list[str]:
     """Named entities, approximated by runs of capitalised words (lower-cased, stopwords dropped).
 
-    A sentence's first word is capitalised anyway, so it only counts when it is an acronym ('NASA').
+    A sentence's first word is capitalised anyway, so it only counts when it is an acronym ('NASA')
+    or, given ``proper`` (words the story writes capitalised mid-sentence), a known name; in a Title
+    Case text only such names and acronyms count.
     """
     found: list[str] = []
+    titled = proper is not None and title_case(text)
     for match in _CAPITALISED.finditer(text):
         raw = match.group().split()
         before = text[: match.start()].rstrip()
@@ -185,8 +189,14 @@ def entities(text: str) -> list[str]:
             before[-1] in ".!?:\n" and not (before[-1] == "." and _abbreviation(before, len(before)))
         )
         if at_start and not (len(raw[0]) > 1 and raw[0].isupper()):
-            raw = raw[1:]
+            if proper is None or raw[0].strip(".\u2019'-&").lower() not in proper:
+                raw = raw[1:]
         words = [w.strip(".\u2019'-&").lower() for w in raw]
+        if titled:
+            assert proper is not None
+            words = [
+                w for w, r in zip(words, raw, strict=True) if w in proper or (len(r) > 1 and r.isupper())
+            ]
         words = [w for w in words if w and w not in STOPWORDS]
         if words:
             entity = " ".join(words)

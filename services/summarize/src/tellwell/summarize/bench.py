@@ -24,8 +24,8 @@ import typer
 from tellwell.common.events import Category
 from tellwell.common.testing import make_story_cluster
 from tellwell.summarize.category import BUNDLED, DESCRIPTIONS, CategoryModel, Weights, bundled_model
-from tellwell.summarize.domain import Article, summarize
-from tellwell.summarize.text import clear_caches
+from tellwell.summarize.domain import Article, Params, redundant_texts, summarize
+from tellwell.summarize.text import clear_caches, tokenize
 
 SMALL_STORY = 3  # headlines per small held-out story
 
@@ -107,6 +107,96 @@ def throughput(sets: list[list[Article]], min_runs: int, model: CategoryModel) -
             runs += 1
     elapsed = time.perf_counter() - started
     return {"summaries_per_s": round(runs / elapsed, 1), "summaries": runs, "distinct_stories": len(sets)}
+
+
+EMBED_REDUNDANT = 0.75  # MiniLM cosine at which two headlines of one story say the same thing
+
+
+def jaccard(a: str, b: str) -> float:
+    """Word-Jaccard of two sentences' content terms (lower-cased, stop-worded, stemmed; numbers kept)."""
+    x, y = set(tokenize(a)), set(tokenize(b))
+    return len(x & y) / len(x | y) if x | y else 0.0
+
+
+def _embedder() -> Any:
+    """MiniLM if this environment has it (summarize itself does not depend on it): the bench's
+    independent check of the lexical rule."""
+    try:
+        from tellwell.common.embed import Encoder
+
+        encoder = Encoder()
+        encoder.load()
+        return encoder
+    except Exception:  # no torch / model here: the lexical figures only
+        return None
+
+
+def redundancy(
+    stories: list[list[dict[str, Any]]], model: CategoryModel, embed: bool = True
+) -> dict[str, Any]:
+    """Summarise every gold story (all its members, as the service would) and measure how much
+    its summary sentences repeat each other: pairwise content-term Jaccard and, if MiniLM is
+    installed, embedding cosine; the share of summaries with a pair the summariser's own
+    redundancy rule flags (``domain.redundant_texts``), and with a pair at cosine >= 0.75."""
+    params = Params()
+    encoder = _embedder() if embed else None
+    jaccards: list[float] = []
+    cosines: list[float] = []
+    body_pairs: list[float] = []
+    flagged = embed_flagged = body_flagged = 0
+    lengths: Counter[int] = Counter()
+    summaries = 0
+    for k, rows in enumerate(stories):
+        articles = [to_article(row, row.get("text") or "") for row in rows]
+        if not articles:
+            continue
+        articles.sort(key=lambda a: a.published_at)
+        cluster = make_story_cluster(
+            story_id=f"r{k}",
+            member_ids=[a.article_id for a in articles],
+            first_published_at=articles[0].published_at,
+            last_published_at=articles[-1].published_at,
+        )
+        out = summarize(cluster, articles, model=model)
+        texts = [s.text for s in out.summary]
+        body = [s.text for p in out.body for s in p]
+        summaries += 1
+        lengths[len(texts)] += 1
+        pairs = [(a, b) for i, a in enumerate(texts) for b in texts[i + 1 :]]
+        jaccards += [jaccard(a, b) for a, b in pairs]
+        flagged += any(redundant_texts(a, b, params) for a, b in pairs)
+        body_hits = [(a, b) for a in texts for b in body if redundant_texts(a, b, params)]
+        body_flagged += bool(body_hits)
+        body_pairs += [jaccard(a, b) for a in texts for b in body]
+        if encoder is not None and len(texts) > 1:
+            v = encoder.encode(texts)
+            sims = v @ v.T
+            cos = [float(sims[i, j]) for i in range(len(texts)) for j in range(i + 1, len(texts))]
+            cosines += cos
+            embed_flagged += max(cos) >= EMBED_REDUNDANT
+    result: dict[str, Any] = {
+        "summaries": summaries,
+        "summary_sentences": dict(sorted(lengths.items())),
+        "pairs": len(jaccards),
+        "jaccard_mean": round(sum(jaccards) / len(jaccards), 4) if jaccards else None,
+        "jaccard_max": round(max(jaccards), 4) if jaccards else None,
+        "share_with_redundant_pair": round(flagged / summaries, 4) if summaries else None,
+        "share_body_repeating_summary": round(body_flagged / summaries, 4) if summaries else None,
+        "summary_body_jaccard_max": round(max(body_pairs), 4) if body_pairs else None,
+    }
+    if encoder is not None:
+        result |= {
+            "cosine_mean": round(sum(cosines) / len(cosines), 4) if cosines else None,
+            "cosine_max": round(max(cosines), 4) if cosines else None,
+            f"share_with_pair_cosine_ge_{EMBED_REDUNDANT}": round(embed_flagged / summaries, 4),
+        }
+    result["note"] = (
+        "each gold story summarised once from all its members; jaccard: word-Jaccard of content terms "
+        "(tokenize: lower-cased, stop-worded, stemmed, numbers kept) over every pair of summary "
+        "sentences; cosine: all-MiniLM-L6-v2 (tellwell.common.embed, when installed; summarize does not "
+        "use it); redundant pair: summarize's own rule (domain.redundant_texts)"
+    )
+    return result
 
 
 # The weights a nested run may choose from (description, learned prototype).
@@ -274,6 +364,9 @@ def bench_summarize(
     with_store: Annotated[
         bool, typer.Option("--with-store", help="Also measure the pipeline on MongoDB (MONGO_URL).")
     ] = False,
+    embed: Annotated[
+        bool, typer.Option("--embed/--no-embed", help="Also measure redundancy with MiniLM if installed.")
+    ] = True,
     nested: Annotated[
         bool,
         typer.Option(
@@ -291,6 +384,7 @@ def bench_summarize(
         result[f"text_{size}"] = throughput(story_sets(stories, size, True), min_runs // 2, model)
     if with_store:
         result["service_text_10"] = asyncio.run(service_throughput(story_sets(stories, 10, True), 3))
+    result["redundancy"] = redundancy(stories, model, embed=embed)
     result["category"] = category_accuracy(stories, labels, nested=nested)
     result["measures"] = (
         "domain.summarize only (in memory: no Mongo or Kafka), one process; headlines_N: real headline-only "
@@ -298,13 +392,15 @@ def bench_summarize(
         "headlines of the story"
     )
     line = json.dumps(result)
+    redundancy_line = result["redundancy"]
     if not json_only:
         typer.echo(
             f"{input.name}: 10 articles {result['headlines_10'].get('summaries_per_s')}/s headlines, "
             f"{result['text_10'].get('summaries_per_s')}/s with text; 50 articles "
             f"{result['headlines_50'].get('summaries_per_s')}/s, "
             f"{result['text_50'].get('summaries_per_s')}/s; "
-            f"category LOSO {result['category'].get('accuracy_leave_one_story_out')}",
+            f"category LOSO {result['category'].get('accuracy_leave_one_story_out')}; summary sentence "
+            f"jaccard mean {redundancy_line.get('jaccard_mean')} max {redundancy_line.get('jaccard_max')}",
             err=True,
         )
     typer.echo(line)

@@ -39,8 +39,9 @@ from tellwell.common.events import (
     StorySummary,
     utcnow,
 )
+from tellwell.common.figures import Quantity, agree, differ, quantities
 from tellwell.summarize.category import CategoryModel, bundled_model
-from tellwell.summarize.figures import figures, values_differ
+from tellwell.summarize.figures import Figure, figures
 from tellwell.summarize.text import (
     clean_headline,
     clickbait_score,
@@ -94,6 +95,10 @@ class Params:
     mmr_lambda: float = 0.7
     redundancy_max: float = 0.55
     headline_redundancy_max: float = 0.4
+    redundant_jaccard: float = 0.5
+    redundant_containment: float = 0.6
+    headline_redundant_weighted: float = 0.55
+    headline_common_min_units: int = 5
     max_perspectives: int = 8
     min_rated_sources: int = 3
     max_claim_gaps: int = 2
@@ -238,7 +243,7 @@ def build_units(articles: Sequence[Article], params: Params) -> tuple[list[Unit]
             kept.sources.append(unit.sources[0])
         kept.position = min(kept.position, unit.position)
         if kept.truncated and not unit.truncated:  # prefer the complete wording of a headline
-            kept.text, kept.truncated = unit.text, False
+            kept.text, kept.tokens, kept.truncated = unit.text, unit.tokens, False
     return units, vectors[rows]
 
 
@@ -333,6 +338,151 @@ def paraphrases(units: Sequence[Unit], containment: float = 0.6) -> np.ndarray:
     return out
 
 
+def content_terms(text: str) -> frozenset[str]:
+    """The words a sentence says something with: stop-worded, stemmed, no numbers."""
+    return frozenset(t for t in tokenize(text) if t.isalpha())
+
+
+_RANK = re.compile(r"\b(?:top|no\.?|number|#)\s?\d+\b", re.IGNORECASE)
+
+
+class Figures(tuple[Quantity, ...]):
+    """The figures of a sentence; ``a <= b``: every figure of ``a`` agrees with one of ``b``
+    (``common.figures.agree``: "$2.1 million" is within "$2 million"'s precision)."""
+
+    def __le__(self, other: tuple[Quantity, ...]) -> bool:
+        return all(any(agree(x, y) for y in other) for x in self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Figures) and self <= other and other <= self
+
+    __hash__ = tuple.__hash__
+
+
+def stated_figures(text: str) -> Figures:
+    """The figures a sentence states, years and ranks aside ("2013's Money Makers" and "Top 40
+    Money Makers 2014" name one list)."""
+    return Figures(quantities(_RANK.sub(" ", text), years=False))
+
+
+def _says_the_same(ti: frozenset[str], tj: frozenset[str], fi: Figures, fj: Figures, params: Params) -> bool:
+    if not ti or not tj:
+        return False
+    shared = len(ti & tj)
+    if shared / len(ti | tj) >= params.redundant_jaccard:
+        return True
+    # The shorter one mostly inside the other, with no figure of its own: it says nothing new.
+    short, fs, fl = (ti, fi, fj) if len(ti) <= len(tj) else (tj, fj, fi)
+    return shared / len(short) >= params.redundant_containment and fs <= fl
+
+
+def redundant_texts(a: str, b: str, params: Params | None = None) -> bool:
+    """Whether two sentences say the same thing (the rule ``redundancy_matrix`` applies)."""
+    params = params or Params()
+    return _says_the_same(content_terms(a), content_terms(b), stated_figures(a), stated_figures(b), params)
+
+
+def redundancy_matrix(units: Sequence[Unit], params: Params, *, headlines: bool = False) -> np.ndarray:
+    """``out[i, j]``: units i and j say the same thing: content-term Jaccard >= ``redundant_jaccard``
+    (0.5), or >= ``redundant_containment`` (60 %) of the shorter one's terms are in the other and
+    the shorter one states no figure the other lacks. Symmetric; which of a pair to keep is
+    ``fact_counts``' call."""
+    n = len(units)
+    out = np.zeros((n, n), dtype=bool)
+    if n < 2:
+        return out
+    terms = [frozenset(t for t in u.tokens if t.isalpha()) for u in units]
+    vocab: dict[str, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    for i, ts in enumerate(terms):
+        for t in ts:
+            rows.append(i)
+            cols.append(vocab.setdefault(t, len(vocab)))
+    if not vocab:
+        return out
+    incidence = np.zeros((n, len(vocab)), dtype=np.float32)
+    incidence[rows, cols] = 1.0
+    shared = incidence @ incidence.T
+    sizes = incidence.sum(axis=1)
+    union = sizes[:, None] + sizes[None, :] - shared
+    smaller = np.minimum(sizes[:, None], sizes[None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jaccard = np.where(union > 0, shared / np.maximum(union, 1), 0.0)
+        contained = np.where(smaller > 0, shared / np.maximum(smaller, 1), 0.0)
+    out = jaccard >= params.redundant_jaccard
+    figs = [stated_figures(u.text) for u in units]
+    if headlines and n >= params.headline_common_min_units:
+        # Headlines of one story share its subject and vary the verb ("tops list", "named highest
+        # earner"): words weigh by the share of the story's units using them, so two headlines
+        # whose words are the story's common ones say its common fact (with five headlines or
+        # more: in fewer, every word looks common). Two different figures for
+        # one thing stay apart (that is a conflict to show, not a repeat).
+        weights = incidence.mean(axis=0)
+        weighted = incidence * weights
+        shared_w = weighted @ incidence.T
+        mass = weighted.sum(axis=1)
+        union_w = mass[:, None] + mass[None, :] - shared_w
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wj = np.where(union_w > 0, shared_w / np.maximum(union_w, 1e-9), 0.0)
+        # The same figure for the same subject is the same fact said twice, at a lower bar.
+        bar = params.headline_redundant_weighted
+        for i, j in zip(*np.nonzero((wj >= bar - 0.15) & ~out), strict=True):
+            if i >= j or not (figs[i] <= figs[j] or figs[j] <= figs[i]):
+                continue
+            if wj[i, j] >= bar or (figs[i] and figs[i] == figs[j]):
+                out[i, j] = out[j, i] = True
+    # Containment needs the figure check, pair by pair (few pairs pass the word test).
+    for i, j in zip(*np.nonzero((contained >= params.redundant_containment) & ~out), strict=True):
+        if i < j and sizes[i] and sizes[j]:
+            short, long_ = (i, j) if (sizes[i], -i) <= (sizes[j], -j) else (j, i)
+            if figs[short] <= figs[long_]:
+                out[i, j] = out[j, i] = True
+    out &= (sizes[:, None] > 0) & (sizes[None, :] > 0)
+    np.fill_diagonal(out, False)
+    return out
+
+
+_CAPITALISED = re.compile(r"[A-Za-z][\w'\u2019-]*")
+
+
+def name_terms(units: Sequence[Unit]) -> frozenset[str]:
+    """The story's names, as terms: words its sentence-case units write capitalised inside a sentence
+    more often than in lower case ("Billboard", "Money Makers" but not "list"). Title Case headlines
+    are no evidence; a story told only in Title Case counts every capitalised word."""
+    upper: Counter[str] = Counter()
+    lower: Counter[str] = Counter()
+    title_upper: Counter[str] = Counter()
+    for u in units:
+        words = _CAPITALISED.findall(u.text)
+        long_words = [w for w in words if len(w) > 3]
+        title_case = bool(long_words) and sum(w[0].isupper() for w in long_words) >= 0.7 * len(long_words)
+        for k, w in enumerate(words):
+            tokens = tokenize(w)
+            if len(tokens) != 1 or not tokens[0].isalpha():
+                continue
+            if not w[0].isupper():
+                lower[tokens[0]] += 1
+            elif k > 0:
+                (title_upper if title_case else upper)[tokens[0]] += 1
+    if not upper and not lower:
+        return frozenset(title_upper)
+    return frozenset(t for t, n in upper.items() if n > lower[t])
+
+
+def fact_counts(units: Sequence[Unit], names: frozenset[str] | None = None) -> np.ndarray:
+    """How much each unit states: 2 per figure (years aside), 1 per name, 0.25 per other content
+    word, minus 1 for a headline the feed cut short. Of two units that say the same thing, the
+    one stating more is kept."""
+    names = name_terms(units) if names is None else names
+    out = np.zeros(len(units))
+    for i, u in enumerate(units):
+        terms = {t for t in u.tokens if t.isalpha()}
+        named = len(terms & names)
+        out[i] = 2.0 * len(stated_figures(u.text)) + named + 0.25 * (len(terms) - named) - float(u.truncated)
+    return out
+
+
 def mmr(
     candidates: Sequence[int],
     scores: np.ndarray,
@@ -340,10 +490,13 @@ def mmr(
     k: int,
     params: Params,
     chosen: Sequence[int] = (),
-    para: np.ndarray | None = None,
+    redundant: np.ndarray | None = None,
+    facts: np.ndarray | None = None,
 ) -> list[int]:
     """Maximal marginal relevance: relevant, and unlike what is already chosen (neither too similar
-    nor, with ``para``, a near-paraphrase of a chosen sentence)."""
+    nor, with ``redundant``, saying the same thing as a chosen sentence). Of two sentences that say
+    the same thing the one stating more ``facts`` stays: a newcomer with more takes the weaker
+    wording's place, unless that was given (``chosen``: the summary, when picking the body)."""
     picked = list(chosen)
     pool = [c for c in candidates if c not in picked]
     while pool and len(picked) < k:
@@ -356,15 +509,17 @@ def mmr(
         pool.remove(best)
         if picked and max(float(sims[best, p]) for p in picked) > params.redundancy_max:
             continue
-        if para is not None:
-            if any(para[best, p] for p in picked):
-                continue  # says nothing new
-            weaker = [j for j, p in enumerate(picked) if para[p, best]]
-            if weaker:
-                # The same fact with more in it (a figure, a name): it takes the weaker wording's
-                # place, unless that was given (the summary, when picking the body).
-                if weaker[0] >= len(chosen):
-                    picked[weaker[0]] = best
+        if redundant is not None:
+            same = [j for j, p in enumerate(picked) if redundant[best, p]]
+            if same:
+                j = same[0]
+                if (
+                    len(same) == 1
+                    and j >= len(chosen)
+                    and facts is not None
+                    and facts[best] > facts[picked[j]]
+                ):
+                    picked[j] = best  # the same fact with more in it (a figure, a name)
                 continue
         picked.append(best)
     return picked[len(chosen) :]
@@ -538,7 +693,7 @@ def gaps(
                 )
     if len(sources) > 1:
         out += _single_source_claims(units, sims, scores, names, params)
-        out += _conflicting_figures(units, names)
+        out += _conflicting_figures(units, names, {a.article_id: a.source for a in articles})
     out += _no_primary_source(articles, units)
     return out
 
@@ -569,40 +724,118 @@ _KEY_LABELS = {
     "dead": "the death toll",
     "injured": "the number of injured",
     "missing": "the number of missing",
-    "usd": "the dollar amount",
-    "eur": "the euro amount",
-    "gbp": "the sterling amount",
+    "arrested": "the number of arrests",
+    "evacuated": "the number of evacuated",
+    "displaced": "the number of displaced",
 }
 
 
-def _conflicting_figures(units: Sequence[Unit], names: dict[str, str]) -> list[Gap]:
-    # key -> value -> (sources, article ids, example figure text)
-    seen: dict[str, dict[float, tuple[set[str], list[str], str]]] = defaultdict(dict)
+@dataclass
+class _Reading:
+    """One value of a quantity as some sources state it (its roundings included)."""
+
+    figure: Figure
+    quantity: Quantity
+    sources: set[str] = field(default_factory=set)
+    article_ids: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+
+
+def _readings(units: Sequence[Unit], source_of: dict[str, str]) -> dict[str, list[_Reading]]:
+    """Per key, the distinct values stated: a figure joins the first reading it agrees with
+    (``common.figures.agree``: within the precision either is written in), else opens one. Each
+    carrier's own wording is read (near-copies collapse into one unit, but "$2 million" and "$2.6
+    million" in otherwise equal sentences are two readings)."""
+    out: dict[str, list[_Reading]] = defaultdict(list)
     for u in units:
-        for fig in figures(u.text):
-            entry = seen[fig.key].setdefault(fig.value, (set(), [], fig.text))
-            entry[0].update(u.sources)
-            entry[1].extend(a for a in u.article_ids if a not in entry[1])
-    out: list[Gap] = []
-    for key, values in seen.items():
-        if len(values) < 2:
-            continue
-        items = sorted(values.items())
+        wordings = u.variants or dict.fromkeys(u.article_ids, u.text)
+        for aid, text in wordings.items():
+            source = source_of.get(aid, u.sources[0])
+            for fig in figures(text):
+                if fig.quantity is None:
+                    continue
+                readings = out[fig.key]
+                match = next((r for r in readings if agree(r.quantity, fig.quantity)), None)
+                if match is None:
+                    match = _Reading(fig, fig.quantity)
+                    readings.append(match)
+                match.sources.add(source)
+                if aid not in match.article_ids:
+                    match.article_ids.append(aid)
+                if fig.subject:
+                    match.subjects.append(fig.subject)
+    return out
+
+
+def _plain_subject(key: str, readings: Sequence[_Reading]) -> str:
+    """What the figures count, for a reader: a casualty label, else the shortest subject of two
+    words or more that a source wrote around its figure (never the stemmed key)."""
+    if key in _KEY_LABELS:
+        return _KEY_LABELS[key]
+    said = [s for r in readings for s in r.subjects if len(s.replace("…", "").split()) >= 2]
+    return min(said, key=lambda s: (len(s), s)) if said else ""
+
+
+def _same_values(a: Sequence[_Reading], b: Sequence[_Reading]) -> bool:
+    """Two conflicts over the same values (each value of one agrees with one of the other)."""
+
+    def covered(x: Sequence[_Reading], y: Sequence[_Reading]) -> bool:
+        return all(any(agree(r.quantity, o.quantity) for o in y) for r in x)
+
+    return covered(a, b) and covered(b, a)
+
+
+def _outlets(sources: set[str], names: dict[str, str], limit: int = 3) -> str:
+    shown = sorted({names[s] for s in sources})
+    more = len(shown) - limit
+    return ", ".join(shown[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def _conflicting_figures(
+    units: Sequence[Unit], names: dict[str, str], source_of: dict[str, str] | None = None
+) -> list[Gap]:
+    """Sources giving clearly different values (``common.figures.differ``) for one quantity. A
+    rounding is no conflict ("$2 million" and "$2.1 million" agree), nor is one source alone. The
+    text names the quantity in the sources' own words:
+    'Sources differ on "Colorado collects … in January pot sales tax": $2 million (CBS Local) vs
+    $3.5 million (Global Times).'"""
+    conflicts: list[tuple[str, list[_Reading]]] = []
+    for key, readings in _readings(units, source_of or {}).items():
         differing = [
-            (v, e) for v, e in items if any(values_differ(v, w) and e[0] - f[0] for w, f in items if w != v)
+            r
+            for r in readings
+            if any(o is not r and differ(r.quantity, o.quantity) and r.sources - o.sources for o in readings)
         ]
-        all_sources = set().union(*(e[0] for _, e in items))
-        if len(differing) < 2 or len(all_sources) < 2:
+        if len(differing) < 2 or len(set().union(*(r.sources for r in differing))) < 2:
             continue
-        parts = [f"{e[2]} ({', '.join(sorted(names[s] for s in e[0]))})" for _, e in differing[:4]]
-        ids = [a for _, e in differing for a in e[1]]
+        conflicts.append((key, sorted(differing, key=lambda r: (r.quantity.value, r.figure.text))))
+    # One conflict under several keys ("$2 million in taxes", "$2 million from pot sales") is one gap.
+    merged: list[tuple[str, list[_Reading]]] = []
+    for key, readings in sorted(conflicts, key=lambda c: -sum(len(r.sources) for r in c[1])):
+        same = next((m for m in merged if _same_values(m[1], readings)), None)
+        if same is None:
+            merged.append((key, readings))
+            continue
+        for r in readings:
+            into = next(m for m in same[1] if agree(m.quantity, r.quantity))
+            into.sources |= r.sources
+            into.article_ids.extend(a for a in r.article_ids if a not in into.article_ids)
+            into.subjects += r.subjects
+    out: list[Gap] = []
+    for key, readings in merged:
+        parts = [f"{r.figure.text} ({_outlets(r.sources, names)})" for r in readings[:4]]
+        what = _plain_subject(key, readings)
+        if key in _KEY_LABELS:
+            head = f"Sources give different figures for {what}"
+        elif what:
+            head = f'Sources differ on "{what}"'
+        else:
+            head = "Sources give different figures"
         out.append(
             Gap(
                 kind=GapKind.conflicting_figures,
-                text=f"Sources give different figures for {_KEY_LABELS.get(key, key)}: "
-                + " vs ".join(parts)
-                + ".",
-                article_ids=list(dict.fromkeys(ids)),
+                text=f"{head}: " + " vs ".join(parts) + ".",
+                article_ids=list(dict.fromkeys(a for r in readings for a in r.article_ids)),
             )
         )
     return out
@@ -669,12 +902,33 @@ def summarize(
             summary_max=min(params.summary_max, 3),
             body_max=min(params.body_max, 6),
         )
-    para = paraphrases(units)
-    summary_ids = _pick_summary(units, candidates, scores, sims, pick, para)
+    redundant = redundancy_matrix(units, pick, headlines=candidates is not sentences)
+    facts = fact_counts(units)
+    # Of sentences that say the same thing the summary keeps one, the one stating the most.
+    title_ids = [i for i, u in enumerate(units) if u.text == title]
+    lead: list[int] = []
+    if candidates is not sentences and title_ids:
+        # A headline-only story: the title told its fact, so the summary opens with it again only
+        # in a wording that states more (a figure, a name), then goes on with other facts; when
+        # every headline repeats the title's fact, the summary is that one sentence, or the best
+        # other headline.
+        t = title_ids[0]
+        fuller = [
+            i
+            for i in candidates
+            if redundant[i, t] and facts[i] > facts[t] and not clickbait_score(units[i].text)
+        ]
+        lead = [max(fuller, key=lambda i: (float(facts[i]), float(scores[i])))] if fuller else []
+    given = title_ids if candidates is not sentences else []
+    summary_ids = _pick_summary(units, candidates, scores, sims, pick, redundant, facts, given, lead)
+    if not summary_ids and given:
+        pool = [i for i in candidates if i not in given] or list(candidates)
+        summary_ids = [max(pool, key=lambda i: (-clickbait_score(units[i].text), float(scores[i])))]
     # The body is the longer account after the summary: it never repeats a summary sentence (nor
-    # the title, nor a paraphrase of either), so a story whose sources repeat one fact has none.
-    said = summary_ids + [i for i, u in enumerate(units) if u.text == title and i not in summary_ids]
-    body_ids = mmr(candidates, scores, sims, len(said) + pick.body_max, pick, chosen=said, para=para)
+    # the title, nor anything that says the same as either), so a story whose sources repeat one
+    # fact has none.
+    said = summary_ids + [i for i in title_ids if i not in summary_ids]
+    body_ids = mmr(candidates, scores, sims, len(said) + pick.body_max, pick, said, redundant, facts)
     texts = [f"{a.title}. {a.lead}" if a.lead else a.title for a in articles[:60]]
     category = model.predict(texts, [a.category_hint for a in articles])
     summary = [grounded(units[i]) for i in summary_ids]
@@ -706,11 +960,18 @@ def _pick_summary(
     scores: np.ndarray,
     sims: np.ndarray,
     params: Params,
-    para: np.ndarray | None = None,
+    redundant: np.ndarray | None = None,
+    facts: np.ndarray | None = None,
+    title_ids: Sequence[int] = (),
+    lead: Sequence[int] = (),
 ) -> list[int]:
-    picked: list[int] = []
-    words = 0
-    for i in mmr(candidates, scores, sims, params.summary_max, params, para=para):
+    """``lead`` then MMR picks unlike the title (``title_ids``, when given) and the lead: up to
+    ``summary_max`` sentences, within ``summary_max_words`` once ``summary_min`` are in."""
+    picked = list(lead)
+    words = sum(len(units[i].text.split()) for i in lead)
+    chosen = [*title_ids, *lead]
+    k = len(chosen) + params.summary_max - len(lead)
+    for i in mmr(candidates, scores, sims, k, params, chosen, redundant, facts):
         n = len(units[i].text.split())
         if len(picked) >= params.summary_min and words + n > params.summary_max_words:
             break

@@ -1,9 +1,17 @@
-"""Figures in sentences ("12 people were killed", "$1.8 billion", "40%") and their disagreements.
+"""Figures in sentences ("12 people were killed", "$1.8 billion", "40%") and what they count.
 
-A figure is a value with the words that say what it counts (the *key*): in "at least 12 people
-were killed" the value is 12 and the key is ``kill`` (generic nouns such as "people" are dropped
-so that "12 killed" and "12 people killed" meet). Two sources disagree when they give different
-values for the same key. Years, dates, times and ordinals are not figures. Pure.
+The number itself (value, unit, the precision it is written in) and whether two agree is
+``tellwell.common.figures``, the rule score uses too: "$2 million" and "$2.1 million" agree, "$2
+million" and "$3.5 million" do not. What this module adds is what a figure counts, twice:
+
+* the *key*, for grouping (stems, never shown): in "at least 12 people were killed" the key is
+  ``dead`` (casualty words), else the next content word with the currency or percent unit
+  ("usd tax"); generic nouns such as "people" are dropped so that "12 killed" and "12 people
+  killed" meet;
+* the *subject*, for readers: the sentence's own words around the figure, in their casing, with
+  the figure cut out ("Colorado collects … in January pot sales tax").
+
+Years, dates, times and ordinals are not figures. Pure.
 """
 
 from __future__ import annotations
@@ -11,16 +19,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tellwell.common.figures import Quantity, quantities
 from tellwell.summarize.text import STOPWORDS, stem
 
-_NUMBER_WORDS = {
-    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
-    "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
-}  # fmt: skip
-_SCALE = {"thousand": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9,
-          "trillion": 1e12, "tn": 1e12}  # fmt: skip
-_CURRENCY = {"$": "usd", "us$": "usd", "€": "eur", "£": "gbp", "¥": "jpy"}
 _MONTHS = (
     "january february march april may june july august september october november december "
     "jan feb mar apr jun jul aug sep sept oct nov dec"
@@ -30,13 +31,6 @@ _GENERIC = {"people", "person", "persons", "others", "more", "least", "about", "
             "another", "additional", "further", "only", "just", "were", "was", "have", "been", "had",
             "are", "being", "who", "which", "that", "those", "of", "the", "a", "an"}  # fmt: skip
 
-_FIGURE = re.compile(
-    r"(?P<cur>US\$|\$|€|£|¥)?\s?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mn|tn|m|b)\b)?"
-    r"(?P<pct>\s?%|\s?percent\b|\s?per cent\b)?"
-    r"|\b(?P<word>" + "|".join(_NUMBER_WORDS) + r")\b",
-    re.IGNORECASE,
-)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 # Casualty words name the quantity wherever they stand near the number ("killing 12", "12 died").
 _CASUALTY = {
@@ -56,6 +50,8 @@ class Figure:
     key: str
     value: float
     text: str
+    quantity: Quantity | None = None
+    subject: str = ""
 
 
 def _casualty(before: str, after: str) -> str:
@@ -74,9 +70,7 @@ def _key_after(tail: str) -> str:
     words: list[str] = []
     for raw in _WORD.findall(tail[:60]):
         w = raw.lower()
-        if w in _MONTHS and not words:
-            return ""  # "3 March": a date
-        if w in _GENERIC or w in STOPWORDS:
+        if w in _GENERIC or w in STOPWORDS or w in _MONTHS:  # "3 March" is no figure (common.figures)
             if words:
                 break
             continue
@@ -86,50 +80,57 @@ def _key_after(tail: str) -> str:
     return " ".join(words)
 
 
+_CLAUSE_END = re.compile(r"\s[-\u2013\u2014|]\s|[;:()\[\]!?]|,\s|\.(?:\s|$)")
+_QUALIFIER = re.compile(
+    r"(?:\b(?:at least|at most|more than|less than|fewer than|up to|about|around|nearly|almost|"
+    r"roughly|approximately|some|over|under|only|just|an estimated|estimated|a total of)\s*)+$",
+    re.IGNORECASE,
+)
+_CREDIT = re.compile(r"\s*\((?:video|photos?|watch|update[d]?|live)\)\s*$", re.IGNORECASE)
+SUBJECT_WORDS = 7  # words kept on each side of the figure
+
+
+def subject(sentence: str, start: int, end: int) -> str:
+    """What a figure counts, in the sentence's own words: its clause around the figure, the figure
+    and its qualifier ("at least") cut out and marked "…" ("Colorado collects … in January pot
+    sales tax"); empty when the clause has no word beside the figure."""
+    left = sentence[:start]
+    right = sentence[end:]
+    cut = [m.end() for m in _CLAUSE_END.finditer(left)]
+    left = left[cut[-1] :] if cut else left
+    stop = _CLAUSE_END.search(right)
+    right = right[: stop.start()] if stop else right
+    left = _QUALIFIER.sub("", left.rstrip()).rstrip()
+    before = left.split()[-SUBJECT_WORDS:]
+    after = _CREDIT.sub("", right).split()[:SUBJECT_WORDS]
+    while after and after[-1].lower().strip("'\u2019") in STOPWORDS:
+        after.pop()  # "… in taxes in" ends on a word, not a preposition
+    if not any(w[:1].isalpha() for w in before + after):
+        return ""
+    text = " ".join([*before, "…", *after]) if before and after else " ".join(before or after)
+    return text.strip(" ,.-\u2013\u2014'\"")
+
+
+def _label(q: Quantity) -> str:
+    if q.unit == "percent":
+        return "percent"
+    return q.unit if q.unit in {"usd", "eur", "gbp", "jpy"} else ""
+
+
 def figures(sentence: str) -> list[Figure]:
-    """The figures a sentence states, each with its key; years, dates and times are skipped."""
+    """The figures a sentence states, each with its key and subject; years, dates and times are
+    skipped."""
     out: list[Figure] = []
     if _YEAR.search(sentence):
         return out
-    for m in _FIGURE.finditer(sentence):
-        before = sentence[max(0, m.start() - 12) : m.start()].lower()
-        after = sentence[m.end() : m.end() + 60]
-        if m.group("word"):
-            value = float(_NUMBER_WORDS[m.group("word").lower()])
-            prefix = ""
-        else:
-            raw = m.group("num").replace(",", "")
-            value = float(raw)
-            if m.group("scale"):
-                value *= _SCALE[m.group("scale").lower()]
-            if (
-                not m.group("cur")
-                and not m.group("pct")
-                and not m.group("scale")
-                and "." not in raw
-                and 1900 <= value <= 2100
-            ):
-                continue  # a year
-            if re.match(r"\s*(?:a\.m|p\.m|am\b|pm\b|:\d)", after, re.IGNORECASE) or re.search(
-                r"(?:" + "|".join(_MONTHS) + r")\.?\s*$", before
-            ):
-                continue  # a time or a date
-            if re.match(r"(?:st|nd|rd|th)\b", after):
-                continue  # an ordinal
-            prefix = _CURRENCY.get((m.group("cur") or "").lower(), "")
-            if m.group("pct"):
-                prefix = "percent"
-        casualty = "" if prefix else _casualty(sentence[max(0, m.start() - 40) : m.start()], after)
+    for q in quantities(sentence, years=False):
+        after = sentence[q.end : q.end + 60]
+        prefix = _label(q)
+        casualty = "" if prefix else _casualty(sentence[max(0, q.start - 40) : q.start], after)
         key = casualty or _key_after(after)
         if not key:
             continue  # "$1.8 billion" or "40%" alone: what it measures is unknown, so no comparison
         if prefix:
             key = f"{prefix} {key}"
-        out.append(Figure(key=key, value=value, text=m.group(0).strip()))
+        out.append(Figure(key, q.value, q.text, q, subject(sentence, q.start, q.end)))
     return out
-
-
-def values_differ(a: float, b: float) -> bool:
-    """Different figures, not roundings of one another: '$179 billion' and '$179.2 bln' agree,
-    12 and 15 do not (more than 2% apart)."""
-    return abs(a - b) > 0.02 * max(abs(a), abs(b), 1e-9)
