@@ -191,6 +191,7 @@ class TestPerturbations:
             == "Colorado does not collect $2M in pot taxes"
         )
         assert negate("Weitz has a new film", lexicon) == "Weitz does not have a new film"
+        assert negate("Why Woodley doesn't have a phone", lexicon) is None
         # with a stream's vocabulary, only words whose base form the stream uses are verbs
         known = Lexicon(vocab=Counter({"fall": 3, "speed": 2}))
         assert negate("Car speed record falls", known) == "Car speed record does not fall"

@@ -50,6 +50,7 @@ _QUANTITY = re.compile(
     r"(?:\s?(?P<scale>thousand|trillion|billion|million|bln|mln|bn|mn|tn|tr|k|m|b)\b)?"
     r"(?P<pct>\s?%|\s?percent\b|\s?per\s?cent\b)?"
     r"(?:\s(?P<curword>dollars?|euros?|pounds|yen)\b)?"
+    r"(?![A-Za-z0-9])"  # '500L' and 'MH370' are names, not figures
     r"|\b(?P<word>" + "|".join(NUMBER_WORDS) + r")\b",
     re.IGNORECASE,
 )
@@ -74,10 +75,10 @@ class Quantity:
 
 def _tolerance(digits: str, scale: float) -> float:
     if "." in digits:
-        return 0.5 * 10 ** -len(digits.split(".", 1)[1]) * scale
+        return 0.5 * 10.0 ** -len(digits.split(".", 1)[1]) * scale
     stripped = digits.rstrip("0")
     zeros = len(digits) - len(stripped) if stripped else 0
-    return 0.5 * 10**zeros * scale
+    return 0.5 * 10.0**zeros * scale
 
 
 def quantities(text: str, *, years: bool = True) -> list[Quantity]:

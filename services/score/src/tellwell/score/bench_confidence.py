@@ -60,7 +60,7 @@ import numpy as np
 import typer
 
 from tellwell.common.embed import TextEncoder
-from tellwell.common.events import GroundedSentence, StorySummary
+from tellwell.common.events import GroundedSentence, StoryScored, StorySummary
 from tellwell.common.sources import Source
 from tellwell.common.testing import make_story_summary
 from tellwell.score.corroboration import Assessment, Checker, CorroborationParams, Passages, Stance, prepare
@@ -493,6 +493,11 @@ def _base_form(word: str, vocab: Counter[str], past: bool) -> str | None:
 def negate(sentence: str, lexicon: Lexicon) -> str | None:
     """The sentence with its first verb negated, or None when no verb is found."""
     tokens = list(re.finditer(r"[A-Za-z][\w'\u2019-]*", sentence))
+    if any(
+        t.group(0).lower() in {"not", "never"} or t.group(0).lower().endswith(("n't", "n\u2019t"))
+        for t in tokens
+    ):
+        return None  # already negative: negating it again says nothing clear
     for i, m in enumerate(tokens):
         t = m.group(0)
         low = t.lower()
@@ -620,9 +625,13 @@ class Judge:
     def score(
         self, summary: StorySummary, members: Sequence[Member], sources: Mapping[str, Source], now: datetime
     ) -> float:
+        return float(self.view(summary, members, sources, now).confidence.value)
+
+    def view(
+        self, summary: StorySummary, members: Sequence[Member], sources: Mapping[str, Source], now: datetime
+    ) -> StoryScored:
         params = ScoreParams(corroboration=self.params)
-        view = score_story(summary, members, sources, now=now, params=params, checker=self.checker)
-        return float(view.confidence.value)
+        return score_story(summary, members, sources, now=now, params=params, checker=self.checker)
 
 
 # ---------------------------------------------------------------- tasks (built once, judged per grid point)
@@ -894,6 +903,8 @@ def judge_tasks(judge: Judge, tasks: Sequence[Task], examples: int = 0) -> dict[
         for d, (st, _) in zip(task.positives, rows, strict=True):
             unperturbed += 1
             false_contra += st is Stance.contradicts
+            if st is Stance.contradicts:
+                keep("false_contradiction", claim=claim, report=d.title)
             if st is Stance.supports:
                 tp += 1
             else:
@@ -1002,7 +1013,7 @@ def calibrate(
             by_group[src.owner_group].append(src)
     rated = set(ratings)
     big, single_unrated, single_primary = [], [], []
-    mono_checked = mono_viol = mono_skipped = 0
+    mono_checked = mono_viol = mono_skipped = mono_not_corroborating = 0
     copy_checked: Counter[str] = Counter()
     copy_viol: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
@@ -1056,7 +1067,8 @@ def calibrate(
                 if fresh:
                     outlet = fresh[rng.randrange(len(fresh))]
                     src2 = {**{k: v for k, v in sources.items() if k in in_story}, outlet.domain: outlet}
-                    before = judge.score(_summary(s.label, s.central, rest), rest, src2, now)
+                    view_b = judge.view(_summary(s.label, s.central, rest), rest, src2, now)
+                    before = view_b.confidence.value
                     added = replace(
                         donor,
                         article_id=f"{donor.article_id}-re",
@@ -1064,11 +1076,16 @@ def calibrate(
                         url=f"https://www.{outlet.domain}/{donor.article_id}",
                         copy_of=None,
                     )
-                    after = judge.score(
-                        _summary(s.label, s.central, [*rest, added]), [*rest, added], src2, now
-                    )
-                    mono_checked += 1
-                    if after < before:
+                    view = judge.view(_summary(s.label, s.central, [*rest, added]), [*rest, added], src2, now)
+                    after = view.confidence.value
+                    core = set(view.confidence.core or [])
+                    report = next(r for r in view.confidence.reports if added.article_id in r.article_ids)
+                    corroborates = bool(core & set(report.supports)) and not report.contradicts
+                    if corroborates:
+                        mono_checked += 1
+                    else:
+                        mono_not_corroborating += 1  # the checker does not read it as corroborating
+                    if corroborates and after < before:
                         mono_viol += 1
                         if len(examples) < 3:
                             examples.append(
@@ -1079,6 +1096,14 @@ def calibrate(
                                     "outlet": outlet.domain,
                                     "before": before,
                                     "after": after,
+                                    "changed": [
+                                        (b.sources, b.supports, b.contradicts, a.supports, a.contradicts)
+                                        for b in view_b.confidence.reports
+                                        for a in view.confidence.reports
+                                        if a.report_id == b.report_id
+                                        and (a.supports, a.contradicts) != (b.supports, b.contradicts)
+                                    ][:5],
+                                    "core": [view_b.confidence.core, view.confidence.core],
                                 }
                             )
 
@@ -1140,6 +1165,7 @@ def calibrate(
         "n_single_primary": len(single_primary),
         "primary_outlets_recognised": primary_is_primary,
         "monotonicity_checked": mono_checked,
+        "monotonicity_skipped_added_not_corroborating": mono_not_corroborating,
         "monotonicity_violations": mono_viol,
         "monotonicity_skipped_no_supporting_report": mono_skipped,
         "copy_checked": dict(copy_checked),

@@ -172,7 +172,7 @@ def idf_weights(docs: Sequence[Passages], words: Iterable[str]) -> dict[str, flo
 # ---------------------------------------------------------------- negation
 
 _NEGATION = re.compile(
-    r"\b(?:not|never|no|cannot|deny|denies|denied|denying|refuses?|refused|rejects?|rejected)\b|n[\u2019']t\b",
+    r"\b(?:not|never|no|cannot|deny|denies|denied|denying)\b|n[\u2019']t\b",
     re.IGNORECASE,
 )
 _NEGATED_SPAN = 3  # a negation governs the next few content words: 'will not be buying Quuxly'
@@ -228,16 +228,23 @@ def _figure_conflict(claim: Claim, doc: Passages, where: Sequence[Quantity]) -> 
     for f in claim.figures:
         if any(agree(f.quantity, q) for q in doc.quantities):
             continue
+        unit = f.quantity.unit if f.quantity.unit not in ("", "year") else None
         for g in where:
-            if differ(f.quantity, g) and f.context & context_of(doc.text, g):
+            # the same subject: words around both figures in common, or the same explicit unit ('$')
+            if differ(f.quantity, g) and (g.unit == unit or f.context & context_of(doc.text, g)):
                 return True
     return False
 
 
-def _negation_conflict(claim: Claim, sentence: str) -> bool:
-    """The sentence negates a word of the claim that the claim asserts, or the other way round."""
+def _negation_conflict(claim: Claim, sentence: str, close: bool) -> bool:
+    """The sentence negates a word of the claim that the claim asserts, or the other way round; or,
+    when it states the claim closely (``close``), it is negated and the claim is not."""
+    if claim.negated:
+        return False  # a negative claim ('no militants were inside') is paraphrased by 'denied', 'disputed'
     said = term_set(sentence)
     negated = negated_terms(sentence)
+    if close and negated:
+        return True
     entity_terms = frozenset().union(*claim.entity_words) if claim.entity_words else frozenset()
     shared = (claim.words & said) - entity_terms
     return any((w in negated) != (w in claim.negated) for w in shared)
@@ -253,12 +260,12 @@ def decide(
     match: _Match,
     params: CorroborationParams,
     foreign: frozenset[str] = frozenset(),
-    actor: frozenset[str] | None = None,
+    actors: Sequence[frozenset[str]] = (),
 ) -> Assessment:
     """The stance of ``doc`` on ``claim`` given the best lexical and semantic matches.
 
-    ``foreign``: entities this article names that no other report of the story names; ``actor``:
-    the claim's main actor when the rest of the story names it (for the swapped-actor test)."""
+    ``foreign``: entities this article names whose words no other report of the story uses;
+    ``actors``: the claim's entities most of the story's reports name (for the swapped-actor test)."""
     lex, sem = match.lexical, match.semantic
     strength = max(0.0, min(1.0, 0.5 * lex + 0.5 * sem if sem else lex))
     about = lex >= params.contradict_overlap or sem >= params.embed_about
@@ -270,15 +277,16 @@ def decide(
         match.sentence != match.window and _figure_conflict(claim, doc, doc.window_mentions[match.sentence])
     ):
         return Assessment(Stance.contradicts, strength)
-    if _negation_conflict(claim, passage) or (sem and _negation_conflict(claim, best_sentence)):
+    close = lex >= params.support_overlap and (not sem or sem >= params.embed_support)
+    if _negation_conflict(claim, passage, close) or (sem and _negation_conflict(claim, best_sentence, close)):
         return Assessment(Stance.contradicts, strength)
-    if actor is not None and not (actor & doc.words) and foreign:
-        rest = claim.words - actor
-        around = term_set(best_sentence) | term_set(passage)
+    missing = [a for a in actors if not (a & doc.words)]
+    around = term_set(best_sentence) | term_set(passage)
+    stranger = bool(missing) and any(set(e.split()) <= around for e in foreign)
+    if stranger and (not sem or sem >= params.embed_about):
+        rest = claim.words.difference(*missing)
         if rest and len(rest & around) >= params.swap_overlap * len(rest):
-            named_here = {e for e in foreign if set(e.split()) <= around}
-            if named_here:
-                return Assessment(Stance.contradicts, strength)
+            return Assessment(Stance.contradicts, strength)
     stated = _stated(claim, doc)
     unstated = [f for f in claim.figures if f not in stated]
     disagrees = any(
@@ -296,7 +304,8 @@ def decide(
     figures_agree = bool(claim.figures) and len(stated) / len(claim.figures) >= params.figure_share
     figures_ok = not claim.figures or figures_agree or names_all
     strength *= 0.5 + 0.5 * share
-    if not names_enough or not figures_ok:
+    if not names_enough or not figures_ok or stranger:
+        # or the story's actor is missing and a name no other report uses stands where it would
         return Assessment(Stance.silent, strength)
     if lex >= params.support_overlap or sem >= params.embed_support:
         return Assessment(Stance.supports, strength)
@@ -370,17 +379,21 @@ class Checker:
                 for _, _, order in row:
                     wanted += [d.sentences[i] for i in _candidates(order, d, p.embed_sentences)]
             vectors = self._embed(wanted)
-        # who names which entity, for the swapped-actor test
-        naming: dict[str, int] = {}
+        # which words the other reports use, and which actors most of them name: the swapped-actor test
+        df: dict[str, int] = {}
         for d in docs:
-            for e in d.entities:
-                naming[e] = naming.get(e, 0) + 1
-        actors = [_actor(c, docs) for c in parsed]
+            for w in d.words:
+                df[w] = df.get(w, 0) + 1
+        actors = [_actors(c, docs) for c in parsed]
         out: list[list[Assessment]] = []
         for d, row in zip(docs, ranked, strict=True):
-            foreign = frozenset(e for e in d.entities if naming[e] == 1) if len(docs) > 2 else frozenset()
+            foreign = (
+                frozenset(e for e in d.entities if all(df.get(w, 0) <= 1 for w in e.split()))
+                if len(docs) > 2
+                else frozenset()
+            )
             line = []
-            for c, actor, (lex, window, order) in zip(parsed, actors, row, strict=True):
+            for c, claim_actors, (lex, window, order) in zip(parsed, actors, row, strict=True):
                 sem, sentence = 0.0, window
                 if vectors:
                     cv = vectors[c.text]
@@ -388,7 +401,7 @@ class Checker:
                         cos = float(vectors[d.sentences[i]] @ cv)
                         if cos > sem:
                             sem, sentence = cos, i
-                line.append(decide(c, d, _Match(lex, window, sem, sentence), p, foreign, actor))
+                line.append(decide(c, d, _Match(lex, window, sem, sentence), p, foreign, claim_actors))
             out.append(line)
         return out
 
@@ -405,13 +418,9 @@ def _candidates(order: Sequence[int], doc: Passages, k: int) -> list[int]:
     return picked[:k]
 
 
-def _actor(claim: Claim, docs: Sequence[Passages]) -> frozenset[str] | None:
-    """The claim's main actor: its first entity, when most of the story's reports name it."""
-    if not claim.entity_words:
-        return None
-    first = claim.entity_words[0]
-    naming = sum(1 for d in docs if first & d.words)
-    return first if 2 * naming > len(docs) else None
+def _actors(claim: Claim, docs: Sequence[Passages]) -> list[frozenset[str]]:
+    """The claim's actors: its entities that most of the story's reports name."""
+    return [e for e in claim.entity_words if 2 * sum(1 for d in docs if e & d.words) > len(docs)]
 
 
 def stance(claim: Claim, doc: Passages, idf: Mapping[str, float], params: CorroborationParams) -> Stance:
