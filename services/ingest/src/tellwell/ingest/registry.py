@@ -554,6 +554,38 @@ def _slug(key: str) -> str:
     return key.replace(" ", "-")
 
 
+class _Partition:
+    """Union-find over names. A group's root is its least name, or with ``first_seen_root`` the one
+    seen first; ``groups`` lists each group's names in the order they were first seen."""
+
+    def __init__(self, *, first_seen_root: bool = False) -> None:
+        self.parent: dict[str, str] = {}  # insertion order = the order names were first seen
+        self.seen: dict[str, int] = {}
+        self.first_seen_root = first_seen_root
+
+    def find(self, node: str) -> str:
+        parent = self.parent
+        if node not in parent:
+            parent[node] = node
+            self.seen[node] = len(self.seen)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def union(self, a: str, b: str) -> None:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a != root_b:
+            keep, drop = sorted((root_a, root_b), key=self.seen.__getitem__ if self.first_seen_root else None)
+            self.parent[drop] = keep
+
+    def groups(self) -> dict[str, list[str]]:
+        members: dict[str, list[str]] = {}
+        for node in list(self.parent):
+            members.setdefault(self.find(node), []).append(node)
+        return members
+
+
 def kite_owner_groups(outlets: Sequence[KiteOutlet]) -> dict[str, str]:
     """Owner-group slug of every organization in ``outlets`` (keyed by the organization as written).
 
@@ -566,19 +598,8 @@ def kite_owner_groups(outlets: Sequence[KiteOutlet]) -> dict[str, str]:
     the first alphabetically), e.g. ``dpg-media``; a group without any named owner takes its
     organization's name. Slugs are stable for the same data and never contain a dot.
     """
-    parent: dict[str, str] = {}
-
-    def find(node: str) -> str:
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    def union(a: str, b: str) -> None:
-        root_a, root_b = find(a), find(b)
-        if root_a != root_b:
-            parent[max(root_a, root_b)] = min(root_a, root_b)
+    partition = _Partition()
+    find, union = partition.find, partition.union
 
     owner_refs: Counter[str] = Counter()
     alias_refs: Counter[str] = Counter()
@@ -592,9 +613,7 @@ def kite_owner_groups(outlets: Sequence[KiteOutlet]) -> dict[str, str]:
             owner_refs["ent:" + entity] += 1
             union(org, "ent:" + entity)
 
-    members: dict[str, list[str]] = {}
-    for node in list(parent):
-        members.setdefault(find(node), []).append(node)
+    members = partition.groups()
 
     groups: dict[str, str] = {}
     used: set[str] = set()
@@ -736,21 +755,8 @@ def outlet_domains(
     A domain Kite lists under two organizations belongs to the first, as in ``load_kite``.
     Each set is in Kite's order, then the aliases; deterministic for the same data.
     """
-    parent: dict[str, str] = {}
-    order: dict[str, int] = {}
-
-    def find(node: str) -> str:
-        order.setdefault(node, len(order))
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    def union(a: str, b: str) -> None:
-        root_a, root_b = find(a), find(b)
-        if root_a != root_b:
-            parent[max(root_a, root_b, key=order.__getitem__)] = min(root_a, root_b, key=order.__getitem__)
+    partition = _Partition(first_seen_root=True)
+    find, union = partition.find, partition.union
 
     seen: set[str] = set()
     for outlet in outlets:
@@ -764,10 +770,7 @@ def outlet_domains(
     for alias, canonical in aliases.items():
         union(canonical, alias)
 
-    members: dict[str, list[str]] = {}
-    for node in sorted(parent, key=order.__getitem__):
-        members.setdefault(find(node), []).append(node)
-    return [tuple(group) for group in members.values() if len(group) > 1]
+    return [tuple(group) for group in partition.groups().values() if len(group) > 1]
 
 
 def canonical_domain(

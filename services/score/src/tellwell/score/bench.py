@@ -59,18 +59,24 @@ def synthetic_source(domain: str) -> Source:
     )
 
 
-def build_stories(
-    path: Path, size: int, *, sentences: int = 24, chars: int = 3000, limit: int = 40
-) -> list[tuple[StorySummary, list[Member], dict[str, Source]]]:
-    """Up to ``limit`` stories of exactly ``size`` members from the stream's gold stories; each text
-    is padded to about ``chars`` characters with headlines of *other* stories (a real article is
-    mostly sentences that are not the claims)."""
+def gold_rows(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """A labelled stream's rows grouped by their gold story (the label only groups, as cluster would)."""
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     with path.open(encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 row = json.loads(line)
                 rows[str(row["story"])].append(row)
+    return rows
+
+
+def build_stories(
+    path: Path, size: int, *, sentences: int = 24, chars: int = 3000, limit: int = 40
+) -> list[tuple[StorySummary, list[Member], dict[str, Source]]]:
+    """Up to ``limit`` stories of exactly ``size`` members from the stream's gold stories; each text
+    is padded to about ``chars`` characters with headlines of *other* stories (a real article is
+    mostly sentences that are not the claims)."""
+    rows = gold_rows(path)
     filler = [str(r.get("title") or "").strip() for items in rows.values() for r in items]
     stories = []
     for label, items in rows.items():

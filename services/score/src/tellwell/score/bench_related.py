@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tellwell.score.bench import gold_rows
 from tellwell.score.related import (
     STOP_ENTITIES,
     EntityIndex,
@@ -50,12 +51,7 @@ def _time(value: str) -> datetime:
 
 
 def load_stories(path: Path) -> list[BenchStory]:
-    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                row = json.loads(line)
-                rows[str(row["story"])].append(row)
+    rows = gold_rows(path)
     stories = []
     for label, items in rows.items():
         items.sort(key=lambda r: r["published_at"])

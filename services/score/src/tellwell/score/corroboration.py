@@ -199,9 +199,6 @@ class Assessment:
     strength: float
 
 
-_SILENT = Assessment(Stance.silent, 0.0)
-
-
 @dataclass(frozen=True, slots=True)
 class _Match:
     lexical: float  # the best passage's weighted word share
