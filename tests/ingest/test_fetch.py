@@ -201,6 +201,25 @@ class TestAddressGuard:
         assert error.kind == "blocked_address"
         assert "10.1.2.3" in error.message
 
+    @pytest.mark.parametrize("url", [f"http://{'a' * 70}.example/feed", "http://news..example/feed"])
+    async def test_a_name_idna_cannot_encode_is_a_connection_error(
+        self, url: str, make_fetcher: Callable[..., SafeFetcher]
+    ):
+        # getaddrinfo raises UnicodeError (not OSError) for such labels: it used to escape as a bug
+        error = await fetch_error(make_fetcher().fetch(url))
+
+        assert error.kind == "connection"
+        assert "cannot resolve" in error.message
+
+    async def test_blocked_messages_say_what_the_address_is(self, make_fetcher: Callable[..., SafeFetcher]):
+        literal = await fetch_error(make_fetcher().fetch("http://169.254.169.254/latest/meta-data/"))
+        named = await fetch_error(
+            make_fetcher(resolver=fixed_resolver(["10.1.2.3"])).fetch("http://intranet.example/")
+        )
+
+        assert literal.message.startswith("169.254.169.254 is a link-local address")
+        assert named.message.startswith("intranet.example resolves to 10.1.2.3, a private address")
+
     async def test_dns_rebinding_is_caught_at_connect(
         self, sentinel: Site, make_fetcher: Callable[..., SafeFetcher]
     ):

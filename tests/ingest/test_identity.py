@@ -1,6 +1,11 @@
-import pytest
+import ipaddress
+import socket
+from urllib.parse import urlsplit
 
-from tellwell.ingest.domain import display_name
+import pytest
+from hypothesis import example, given, settings
+
+from tellwell.ingest.domain import display_name, feed_kind
 from tellwell.ingest.identity import (
     COPY_SIMILARITY,
     InvalidURL,
@@ -11,6 +16,7 @@ from tellwell.ingest.identity import (
     minhash,
     similarity,
 )
+from tests.ingest.urls import urls
 
 WIRE = (
     "TOKYO (Reuters) - Japan's economy shrank at an annualised rate of 2.1% in the first quarter, "
@@ -57,6 +63,99 @@ class TestCanonicalURL:
     def test_rejects_non_http_urls(self, raw):
         with pytest.raises(InvalidURL):
             canonical_url(raw)
+
+    @pytest.mark.parametrize(
+        ("raw", "canonical"),
+        [
+            ("http://[2001:db8::1]:8080/a", "http://[2001:db8::1]:8080/a"),
+            ("http://[2001:DB8:0:0:0:0:0:1]:80/a/", "http://[2001:db8::1]/a"),
+            ("https://[::1]:443/", "https://[::1]/"),
+            ("http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/"),
+            ("http://user:pw@[::1]:8000/x", "http://[::1]:8000/x"),
+        ],
+    )
+    def test_ipv6_hosts_keep_their_brackets_in_one_spelling(self, raw, canonical):
+        assert canonical_url(raw) == canonical
+        assert canonical_url(canonical) == canonical
+        assert article_id(raw) == article_id(canonical)
+
+    @pytest.mark.parametrize(
+        "raw", ["0x7f000001", "0x7F.0.0.1", "0177.0.0.1", "0177.1", "127.1", "2130706433", "127.0.0.1."]
+    )
+    def test_ipv4_hosts_in_any_form_become_a_dotted_quad(self, raw):
+        assert canonical_url(f"http://{raw}:8080/feed") == "http://127.0.0.1:8080/feed"
+
+    @pytest.mark.parametrize(
+        ("raw", "reason"),
+        [
+            ("http://[::1/", "IPv6"),
+            ("http://[zz::1]/", "IPv6"),
+            ("http://[::1]x/", "IPv6"),
+            ("http://x[::1]/", "host"),
+            ("http://[fe80::1%25eth0]/", "zone"),
+            ("http://[v1.x]/", "IPv6"),
+            ("http://[::1]:99999/", "port"),
+            ("http://[::1]:0/", "port"),
+            ("http://example.com:+80/", "port"),
+            ("http://example.com:8080:80/", "port"),
+            ("http://example.com:\u0668\u0660/", "port"),
+            ("http://2001:db8::1/", "port"),
+            ("http://256.0.0.1/", "IPv4"),
+            ("http://1.2.3.4.5/", "IPv4"),
+            ("http://example.123/", "IPv4"),
+            ("http://./", "no host"),
+            ("http://example.com:" + "9" * 5000 + "/", "port"),  # int() refuses 4300+ digits
+            ("http://" + "9" * 5000 + "/", "IPv4"),
+            ("http://1." + "0x" + "f" * 5000 + "/", "IPv4"),
+        ],
+    )
+    def test_unusable_hosts_and_ports_are_refused_saying_why(self, raw, reason):
+        with pytest.raises(InvalidURL, match=reason):
+            canonical_url(raw)
+
+    @settings(max_examples=1500, deadline=None)
+    @given(url=urls())
+    @example(url="http://[2001:db8::1]:8080/a")
+    @example(url="http://[::1]:8000/")
+    @example(url="http://0x7f000001/")
+    @example(url="http://\uff41.com/")
+    def test_either_refuses_or_gives_a_fixed_point_naming_the_same_host(self, url):
+        """Either the documented ``InvalidURL`` or a URL that urllib parses back to the input's
+        host and port, that ``canonical_url`` leaves as it is, and whose host getaddrinfo cannot
+        read as an address other than the one it spells."""
+        try:
+            canonical = canonical_url(url)
+        except InvalidURL:
+            return
+        assert canonical_url(canonical) == canonical
+        article_id(canonical)  # what the API computes from the canonical form: must not raise
+        feed_kind(canonical)
+        given_parts, parts = urlsplit(url.strip()), urlsplit(canonical)
+        assert parts.scheme == given_parts.scheme.lower()
+        assert parts.port == (
+            None if given_parts.port in (None, 80 if parts.scheme == "http" else 443) else given_parts.port
+        )
+        assert parts.hostname
+        given_host = given_parts.hostname.rstrip(".")
+        if parts.netloc.startswith("["):
+            assert ipaddress.IPv6Address(parts.hostname) == ipaddress.IPv6Address(given_host)
+        else:
+            try:
+                spelled = ipaddress.IPv4Address(parts.hostname)
+            except ValueError:  # a name: kept as given, lower-cased
+                assert parts.hostname == given_host
+                assert not _inet_aton(parts.hostname), "a name getaddrinfo would read as an address"
+            else:  # WHATWG reads a little more than inet_aton ("0x" is 0.0.0.0), never differently
+                read = _inet_aton(given_host)
+                assert read is None or spelled == ipaddress.IPv4Address(read)
+
+
+def _inet_aton(host: str) -> bytes | None:
+    """How the C library (and so getaddrinfo) reads a host as an IPv4 address, if it does."""
+    try:
+        return socket.inet_aton(host)
+    except (OSError, UnicodeError, ValueError):
+        return None
 
 
 class TestArticleId:

@@ -12,12 +12,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.exceptions import RequestValidationError
 from jinja2 import Environment
 from pydantic import ValidationError
 
 from tellwell.common.events import StoryScored
-from tellwell.common.http import HTTPProblem
+from tellwell.common.http import HTTPProblem, field_errors, invalid_request
 from tellwell.gateway.cache import Rendered, ResponseCache
 from tellwell.gateway.domain import CursorKey, FeedQuery, InvalidQuery, decode_cursor, parse_since
 from tellwell.gateway.live import ChangeFeed
@@ -40,10 +39,8 @@ class Gateway:
 
 
 def invalid(exc: InvalidQuery) -> HTTPProblem:
-    """A 422 problem naming the field, shaped like the problem of FastAPI's own validation errors."""
-    return HTTPProblem(
-        422, f"{exc.field}: {exc.message}", errors=[{"field": exc.field, "message": exc.message}]
-    )
+    """A 422 problem naming the field, the same problem as FastAPI's own validation errors."""
+    return invalid_request([{"field": exc.field, "message": exc.message}])
 
 
 async def get_gateway(request: Request) -> Gateway:
@@ -88,8 +85,9 @@ def parse_feed(raw: dict[str, Any], settings: Settings, now: datetime) -> Feed:
     try:
         params = FeedParams.model_validate(raw)
     except ValidationError as exc:
-        errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
-        raise RequestValidationError(errors) from None
+        raise invalid_request(
+            field_errors(exc.errors(include_url=False), body=raw, request_loc=False)
+        ) from None
     try:
         query = FeedQuery(
             sort=params.sort,

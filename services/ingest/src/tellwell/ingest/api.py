@@ -9,11 +9,11 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tellwell.common.events import Lean
-from tellwell.common.http import HTTPProblem
+from tellwell.common.http import HTTPProblem, field_errors, invalid_request
 from tellwell.common.sources import Source, credibility_weight
 from tellwell.ingest import repository as repo
 from tellwell.ingest.domain import ArticleIn, prepare
-from tellwell.ingest.feeds import FeedIn, new_feed_doc
+from tellwell.ingest.feeds import FeedIn, FeedRefused, check_feed_address, new_feed_doc
 from tellwell.ingest.pipeline import Ingestor
 from tellwell.ingest.registry import registrable_domain, unrated_source
 
@@ -137,7 +137,13 @@ class FeedPage(BaseModel):
 
 @router.post("/feeds", status_code=201, response_model=FeedOut, tags=["feeds"])
 async def add_feed(feed: FeedIn, db: DBDep, request: Request) -> FeedOut:
-    doc = new_feed_doc(feed, datetime.now(UTC), request.app.state.settings.default_interval_s)
+    """Register a feed; one at a non-public address (see ``check_feed_address``) is a 422."""
+    config = request.app.state.settings
+    try:
+        await check_feed_address(feed.url, allow_hosts=config.fetch_allow_hosts)
+    except FeedRefused as exc:
+        raise invalid_request([{"field": "url", "message": str(exc)}]) from None
+    doc = new_feed_doc(feed, datetime.now(UTC), config.default_interval_s)
     if not await repo.add_feeds(db, [doc]):
         raise HTTPProblem(
             409, f"The feed {doc['url']} is already registered as {doc['_id']}.", feed_id=doc["_id"]
@@ -253,8 +259,6 @@ async def edit_source(domain: str, patch: SourcePatch, db: DBDep) -> Source:
     try:
         updated = Source.model_validate(current.model_dump() | changes | {"origins": origins})
     except ValidationError as exc:  # e.g. an explicit null for a field a source must have
-        errors = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise HTTPProblem(422, detail, errors=errors) from None
+        raise invalid_request(field_errors(exc.errors(), body=changes, request_loc=False)) from None
     await repo.replace_source(db, updated)
     return updated

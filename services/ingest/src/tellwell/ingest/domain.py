@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -227,7 +228,7 @@ AGGREGATOR_HOSTS = ("news.google.com", "reddit.com", "news.yahoo.com", "bing.com
 
 def feed_kind(url: str) -> Literal["publisher", "aggregator"]:
     """Search-engine and forum feeds are aggregators: publishers' own feeds are preferred."""
-    host = (canonical_url(url).split("/")[2]).split(":")[0]
+    host = urlsplit(canonical_url(url)).hostname or ""
     return "aggregator" if any(host == h or host.endswith("." + h) for h in AGGREGATOR_HOSTS) else "publisher"
 
 

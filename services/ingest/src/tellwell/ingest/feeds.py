@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +28,7 @@ from tellwell.ingest.domain import (
     language_tag,
     prepare,
 )
-from tellwell.ingest.fetch import FetchError, SafeFetcher
+from tellwell.ingest.fetch import FetchError, Resolver, SafeFetcher, check_host, parse_url
 from tellwell.ingest.identity import InvalidURL, article_id, canonical_url
 from tellwell.ingest.parse import FeedEntry, FeedError, extract_article, parse_feed
 from tellwell.ingest.pipeline import Ingestor
@@ -56,9 +57,50 @@ class FeedIn(BaseModel):
     @classmethod
     def _http_url(cls, value: str) -> str:
         try:
-            return canonical_url(value)
+            url = canonical_url(value)
+            parse_url(url)  # what the poller will request: refuse now what it could never fetch
         except InvalidURL as exc:
             raise ValueError(str(exc)) from exc
+        except FetchError as exc:
+            raise ValueError(f"cannot be fetched: {exc.message}") from exc
+        return url
+
+
+REGISTRATION_RESOLVE_S = 2.0  # a registration waits this long for DNS, at most
+
+
+class FeedRefused(ValueError):
+    """A feed the poller could never fetch: its host is, or resolves to, a non-public address."""
+
+
+async def check_feed_address(
+    url: str,
+    *,
+    allow_hosts: Iterable[str] = (),
+    resolver: Resolver | None = None,
+    timeout_s: float = REGISTRATION_RESOLVE_S,
+) -> None:
+    """Refuse at registration a feed that every poll would refuse (``blocked_address``).
+
+    ``url`` is a ``FeedIn.url`` (canonical: any IPv4 spelling is a dotted quad by then, so hex,
+    octal, integer and short forms are caught as the address they stand for). Refused, with
+    ``FeedRefused``: a host that is a non-public IP address (loopback, private, link-local,
+    unspecified, multicast, reserved, shared, documentation ranges), or a name with any non-public
+    address, as the fetcher refuses it. ``allow_hosts`` (``INGEST_FETCH_ALLOW_HOSTS``: intranet
+    feeds, the tests' loopback servers) are let through, as the fetcher lets them through.
+
+    A name that does not resolve, or not within ``timeout_s``, is accepted: DNS fails for a while
+    (a new domain, a resolver outage) and a feed should not have to be registered again after it.
+    The poller then records each failed poll as the feed's ``last_error`` (``connection: cannot
+    resolve ...``) and backs off. The fetcher checks the address again at every poll and connect,
+    as DNS answers change after registration.
+    """
+    try:
+        await check_host(url, allow_hosts=allow_hosts, resolver=resolver, timeout_s=timeout_s)
+    except FetchError as exc:
+        if exc.kind in ("blocked_address", "bad_url"):
+            raise FeedRefused(exc.message) from None
+        log.info("feed %s does not resolve at registration (%s): accepted", url[:200], exc.message)
 
 
 def new_feed_doc(
@@ -112,13 +154,16 @@ def trusted_canonical(canonical: str | None, page_url: str) -> str | None:
     Otherwise any page could claim another outlet's URL and be stored under that outlet's source
     and article id (and the real article later dropped as its duplicate).
     """
-    if canonical and _site(canonical) == _site(page_url):
+    if canonical and (site := _site(canonical)) is not None and site == _site(page_url):
         return canonical
     return None
 
 
 def _site(url: str) -> str | None:
-    return registrable_domain(url) or urlsplit(url).hostname  # IP hosts have no registrable domain
+    try:
+        return registrable_domain(url) or urlsplit(url).hostname  # IP hosts have no registrable domain
+    except ValueError:  # e.g. an unbalanced "[": no site at all
+        return None
 
 
 class Poller:

@@ -202,7 +202,7 @@ class SafeFetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         return await self._follow(
-            _parse_url(url),
+            parse_url(url),
             headers,
             accept=accept,
             max_bytes=self.policy.max_bytes,
@@ -324,7 +324,7 @@ class SafeFetcher:
         now = time.monotonic()
         try:
             result = await self._follow(
-                _parse_url(f"{origin}/robots.txt"),
+                parse_url(f"{origin}/robots.txt"),
                 {"Accept": "text/plain, */*;q=0.1"},
                 accept="any",
                 max_bytes=ROBOTS_MAX_BYTES,
@@ -413,21 +413,66 @@ class _AddressGuard:
         name = _normalise_host(host)
         if name in self._allow:
             return [host]
+        literal = True
         try:
             ipaddress.ip_address(name)
             addresses = [name]
         except ValueError:
+            literal = False
             try:
                 addresses = await self._resolver(name, port)
-            except OSError as exc:
+            except (OSError, UnicodeError) as exc:  # UnicodeError: a label IDNA cannot encode
                 raise FetchError("connection", f"cannot resolve {name}: {exc}") from None
         if not addresses:
             raise FetchError("connection", f"{name} has no addresses")
         for address in addresses:
             ip = ipaddress.ip_address(address)
             if _normalise_host(str(ip)) not in self._allow and is_forbidden_address(ip):
-                raise FetchError("blocked_address", f"{name} resolves to non-public address {ip}")
+                what = f"{name} is" if literal else f"{name} resolves to {ip},"
+                raise FetchError(
+                    "blocked_address", f"{what} {address_kind(ip)}: only public addresses are fetched"
+                )
         return addresses
+
+
+async def check_host(
+    url: str,
+    *,
+    allow_hosts: Iterable[str] = (),
+    resolver: Resolver | None = None,
+    timeout_s: float = 2.0,
+) -> list[str]:
+    """The fetcher's address check, once, without fetching: the addresses ``url``'s host stands for.
+
+    Raises ``FetchError``: ``bad_url`` when the URL cannot be fetched at all, ``blocked_address``
+    when the host is, or resolves to, a non-public address not in ``allow_hosts`` (as `FetchPolicy`),
+    ``connection`` when it does not resolve and ``timeout`` when resolving takes over ``timeout_s``.
+    Resolving runs on the event loop's executor (getaddrinfo blocks), never on the loop itself.
+    """
+    parsed = parse_url(url)
+    guard = _AddressGuard(frozenset(_normalise_host(h) for h in allow_hosts), resolver or _getaddrinfo)
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await guard.resolve(parsed.host, _port(parsed))
+    except TimeoutError:
+        raise FetchError("timeout", f"resolving {parsed.host} took over {timeout_s}s") from None
+
+
+def address_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """What kind of non-public address ``ip`` is, for messages: ``a loopback address`` and so on."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return address_kind(ip.ipv4_mapped)
+    for kind, flag in (
+        ("an unspecified", ip.is_unspecified),
+        ("a loopback", ip.is_loopback),
+        ("a link-local", ip.is_link_local),
+        ("a multicast", ip.is_multicast),
+        ("a private", ip.is_private),
+        ("a reserved", ip.is_reserved),
+    ):
+        if flag:
+            return f"{kind} address"
+    return "a public address" if ip.is_global else "a special-purpose address"
 
 
 def is_forbidden_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -681,7 +726,8 @@ def _parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _parse_url(raw: str) -> httpx.URL:
+def parse_url(raw: str) -> httpx.URL:
+    """``raw`` as the fetcher would request it; ``FetchError("bad_url")`` if it cannot be fetched."""
     try:
         url = httpx.URL(raw)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
