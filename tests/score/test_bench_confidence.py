@@ -12,13 +12,16 @@ from tellwell.common.embed import HashEncoder
 from tellwell.score.bench_confidence import (
     Lexicon,
     Options,
+    audit_figures,
     changed_number,
     negate,
     perturb_figure,
     perturb_negation,
+    read_audit,
     run,
     spearman,
 )
+from tellwell.score.corroboration import Stance
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -97,15 +100,46 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     other = tmp / "hand2.jsonl"  # a second stream, so that leave-one-stream-out has one to leave out
     other.write_text(stream.read_text())
+    audit = tmp / "audit.jsonl"  # every member of its own story labelled as stating the claim
+    audit.write_text(
+        "".join(
+            json.dumps({"stream": "hand", "story": story, "article_id": f"t{i}", "states": True}) + "\n"
+            for i, (story, *_rest) in enumerate(ROWS)
+        )
+    )
     out = run(
         [stream, other],
         pairs,
         grid={"support_overlap": [0.5, 0.6]},
         encoder=HashEncoder(),
         options=Options(calibration_stories=10),
+        audit_path=audit,
     )
     json.dumps(out)  # one JSON line: everything must serialise
     return out
+
+
+class TestAudit:
+    def test_audited_figures_count_against_the_labels(self, result: dict[str, Any]) -> None:
+        # labels "every member states its story's claim" agree with the gold positives
+        gold, audited = result["streams"]["hand"]["support"], result["streams"]["hand"]["audited_support"]
+        assert (audited["tp"], audited["fn"]) == (gold["tp"], gold["fn"])
+        assert audited["matched"] == gold["positives"]
+        assert "audited_support" not in result["streams"]["hand2"]  # labels are per stream
+
+    def test_a_label_overrides_the_gold_story(self) -> None:
+        calls = {("s1", "a"): Stance.supports, ("s1", "b"): Stance.silent, ("s2", "c"): Stance.supports}
+        labels = {("s1", "a"): False, ("s1", "b"): True, ("s2", "c"): True, ("s3", "unjudged"): True}
+        got = audit_figures(calls, labels)
+        assert (got["tp"], got["fp"], got["fn"], got["tn"]) == (1, 1, 1, 0)
+        assert (got["labelled"], got["matched"]) == (4, 3)
+        assert (got["precision"], got["recall"]) == (0.5, 0.5)
+
+    def test_a_broken_label_line_names_its_place(self, tmp_path: Path) -> None:
+        bad = tmp_path / "audit.jsonl"
+        bad.write_text('{"stream": "x", "story": "s", "article_id": "a", "states": true}\n{"stream": "x"}\n')
+        with pytest.raises(ValueError, match=r"audit\.jsonl:2"):
+            read_audit(bad)
 
 
 class TestSections:

@@ -117,6 +117,15 @@ class TestSupport:
         assert self._stance(checker, claim, article) is Stance.contradicts
         assert make_claim(claim).negated == frozenset()
 
+    def test_a_negation_of_something_else_is_not_a_denial(self, checker):
+        # the ecbplus false contradiction: the report states the arrest, and negates only its effect
+        claim = "Chargers' Jackson arrested on suspicion of DUI"
+        article = (
+            "An arrest for suspicion of DUI will not affect the playing status of Chargers wide "
+            "receiver Vincent Jackson. Jackson was arrested on suspicion of DUI early Tuesday."
+        )
+        assert self._stance(checker, claim, article) is not Stance.contradicts
+
     def test_the_same_kind_of_event_elsewhere_is_not_support(self, checker):
         claim = "A magnitude 6.1 earthquake struck Aceh province in Indonesia on Tuesday"
         other = "A magnitude 7.6 earthquake struck Papua province in Indonesia on Tuesday"

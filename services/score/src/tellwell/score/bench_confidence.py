@@ -644,6 +644,7 @@ class Doc:
     ref: int = -1  # a perturbed copy: the positive it was made from (and replaces in the story)
     title: str = ""
     note: str = ""
+    article_id: str = ""  # the report's lead article (a perturbed copy: its original's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -785,9 +786,16 @@ def build_tasks(
             pos_members.append(origins)
             pos_ids.append(frozenset(m.article_id for m in r.articles))
             pos_docs.append(
-                Doc(tuple(_prepare(m, opt.max_chars) for m in origins), "positive", title=origins[0].title)
+                Doc(
+                    tuple(_prepare(m, opt.max_chars) for m in origins),
+                    "positive",
+                    title=origins[0].title,
+                    article_id=origins[0].article_id,
+                )
             )
-        extras = [Doc((_prepare(a, opt.max_chars),), "negative", title=a.title) for a in negatives]
+        extras = [
+            Doc((_prepare(a, opt.max_chars),), "negative", title=a.title, article_id=a.id) for a in negatives
+        ]
         for i, origins in enumerate(pos_members):
             lead = origins[0]
             made: dict[str, tuple[str, str, str] | None] = {}
@@ -887,6 +895,7 @@ def judge_tasks(judge: Judge, tasks: Sequence[Task], examples: int = 0) -> dict[
     per_kind: dict[str, Counter[str]] = {k: Counter() for k in KINDS}
     misses: dict[str, list[dict[str, str]]] = defaultdict(list)
     strengths: list[list[float | None]] = []  # per task and positive: its strength when it supports
+    calls: dict[tuple[str, str], Stance] = {}  # (story label, report's lead article) -> stance: the audit
 
     def keep(kind: str, **item: str) -> None:
         if len(misses[kind]) < examples:
@@ -901,6 +910,7 @@ def judge_tasks(judge: Judge, tasks: Sequence[Task], examples: int = 0) -> dict[
         rows, _ = _story_call(judge, claim, task.positives, task.own)
         strengths.append([sg if st is Stance.supports else None for st, sg in rows])
         for d, (st, _) in zip(task.positives, rows, strict=True):
+            calls[(task.story.label, d.article_id)] = st
             unperturbed += 1
             false_contra += st is Stance.contradicts
             if st is Stance.contradicts:
@@ -916,6 +926,7 @@ def judge_tasks(judge: Judge, tasks: Sequence[Task], examples: int = 0) -> dict[
             assert got is not None
             st = got[0]
             if d.kind == "negative":
+                calls[(task.story.label, d.article_id)] = st
                 if st is Stance.supports:
                     fp += 1
                     keep("false_support", claim=claim, report=d.title)
@@ -971,7 +982,47 @@ def judge_tasks(judge: Judge, tasks: Sequence[Task], examples: int = 0) -> dict[
         "contradiction": contradiction,
         "examples": dict(misses),
         "_strengths": strengths,
+        "_calls": calls,
     }
+
+
+# ---------------------------------------------------------------- audited support labels
+
+
+def read_audit(path: Path) -> dict[str, dict[tuple[str, str], bool]]:
+    """Hand labels of sampled support decisions, by stream: (story label, report's lead article) ->
+    whether the report states the story's core claim (bench/data/support-audit.jsonl)."""
+    out: dict[str, dict[tuple[str, str], bool]] = defaultdict(dict)
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                out[str(row["stream"])][(str(row["story"]), str(row["article_id"]))] = bool(row["states"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise ValueError(f"{path}:{n}: not an audit row ({e})") from None
+    return dict(out)
+
+
+def audit_figures(
+    calls: Mapping[tuple[str, str], Stance], labels: Mapping[tuple[str, str], bool]
+) -> dict[str, Any]:
+    """Support precision/recall against the hand labels ("does this report state the claim?"),
+    rather than against the gold story label (a report of the same story need not state its core
+    claim; one of another story may)."""
+    tp = fp = fn = tn = 0
+    for key, states in labels.items():
+        st = calls.get(key)
+        if st is None:
+            continue
+        said = st is Stance.supports
+        tp += said and states
+        fp += said and not states
+        fn += states and not said
+        tn += not said and not states
+    counts = {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    return {"labelled": len(labels), "matched": tp + fp + fn + tn, **counts, **_prf(tp, fp, fn)}
 
 
 # ---------------------------------------------------------------- calibration
@@ -1277,6 +1328,7 @@ def loso(
     per_point: Sequence[tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any] | None]],
     streams: Sequence[str],
     min_precision: float = 0.90,
+    audit: Mapping[str, Mapping[tuple[str, str], bool]] | None = None,
 ) -> dict[str, Any]:
     """For each held-out stream, the point with the best pooled F1 at pooled precision >= 0.90 on the
     other streams (+ the clear pairs), and the held-out stream's figures with it."""
@@ -1298,9 +1350,9 @@ def loso(
                 best, best_key = i, key
         return best
 
-    def brief(figs: Mapping[str, Any]) -> dict[str, Any]:
+    def brief(figs: Mapping[str, Any], stream: str) -> dict[str, Any]:
         s, c = figs["support"], figs["contradiction"]
-        return {
+        out = {
             "precision": s["precision"],
             "recall": s["recall"],
             "f1": s["f1"],
@@ -1308,6 +1360,10 @@ def loso(
             "contradiction_recall_of_supported": c["recall_of_supported"],
             "false_contradiction_rate": c["false_contradiction_rate"],
         }
+        if audit and stream in audit:
+            a = audit_figures(figs["_calls"], audit[stream])
+            out["audited"] = {k: a[k] for k in ("precision", "recall", "f1")}
+        return out
 
     fitted = pick(None)
     out: dict[str, Any] = {
@@ -1317,14 +1373,14 @@ def loso(
         "held_out": {},
     }
     for s in streams:
-        out["fitted_all"][s] = brief(per_point[fitted][1][s])
+        out["fitted_all"][s] = brief(per_point[fitted][1][s], s)
     if len(streams) > 1:
         for s in streams:
             chosen = pick(s)
             out["held_out"][s] = {
                 "params": per_point[chosen][0],
-                "held_out": brief(per_point[chosen][1][s]),
-                "default": brief(per_point[0][1][s]),
+                "held_out": brief(per_point[chosen][1][s], s),
+                "default": brief(per_point[0][1][s], s),
             }
     return out
 
@@ -1397,8 +1453,10 @@ def run(
     options: Options | None = None,
     examples: int = 3,
     related: bool = True,
+    audit_path: Path | None = None,
 ) -> dict[str, Any]:
     """The whole bench: one dict (the JSON line)."""
+    audit = read_audit(audit_path) if audit_path else {}
     opt = options or Options()
     started = time.perf_counter()
     if encoder is None:
@@ -1453,6 +1511,8 @@ def run(
             "examples": figs["examples"],
             "timing_s": timing,
         }
+        if name in audit:
+            stream["audited_support"] = audit_figures(figs["_calls"], audit[name])
         stream["targets_met"] = _meets(stream)
         result["streams"][name] = stream
     pairs = read_pairs(pairs_path) if pairs_path else []
@@ -1477,7 +1537,7 @@ def run(
                 judge_pairs(j, pairs) if pairs else None,
             )
         )
-    result["loso"] = loso(per_point, list(all_tasks))
+    result["loso"] = loso(per_point, list(all_tasks), audit=audit)
     result["loso"]["grid"] = {k: list(v) for k, v in (grid or {}).items()}
     result["timing_s"]["loso"] = round(time.perf_counter() - t, 2)
     result["timing_s"]["encoder"] = round(cached.seconds, 2) if cached else 0.0
@@ -1493,6 +1553,15 @@ def bench_confidence(
     ],
     pairs: Annotated[
         Path | None, typer.Option("--pairs", exists=True, dir_okay=False, help="STS headline pairs JSONL.")
+    ] = None,
+    audit: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit",
+            exists=True,
+            dir_okay=False,
+            help="Hand labels of sampled support decisions (bench/data/support-audit.jsonl).",
+        ),
     ] = None,
     json_only: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON line to this file.")] = None,
@@ -1533,7 +1602,15 @@ def bench_confidence(
         calibration_stories=calibration_stories,
         seed=seed,
     )
-    result = run(input, pairs, grid=parse_grid(grid or []), encoder=enc, options=opt, examples=examples)
+    result = run(
+        input,
+        pairs,
+        grid=parse_grid(grid or []),
+        encoder=enc,
+        options=opt,
+        examples=examples,
+        audit_path=audit,
+    )
     line = json.dumps(result, ensure_ascii=False)
     if out is not None:
         out.write_text(line + "\n", encoding="utf-8")

@@ -234,15 +234,14 @@ def _figure_conflict(claim: Claim, doc: Passages, where: Sequence[Quantity]) -> 
     return False
 
 
-def _negation_conflict(claim: Claim, sentence: str, close: bool) -> bool:
-    """The sentence negates a word of the claim that the claim asserts, or the other way round; or,
-    when it states the claim closely (``close``), it is negated and the claim is not."""
+def _negation_conflict(claim: Claim, sentence: str) -> bool:
+    """The sentence negates a word of the claim that the claim asserts ('will not buy' against
+    'buys'). A negation elsewhere in a sentence about the claim ('the arrest will not affect his
+    playing status') is not a denial of it."""
     if claim.negated:
         return False  # a negative claim ('no militants were inside') is paraphrased by 'denied', 'disputed'
     said = term_set(sentence)
     negated = negated_terms(sentence)
-    if close and negated:
-        return True
     entity_terms = frozenset().union(*claim.entity_words) if claim.entity_words else frozenset()
     shared = (claim.words & said) - entity_terms
     return any((w in negated) != (w in claim.negated) for w in shared)
@@ -275,8 +274,7 @@ def decide(
         match.sentence != match.window and _figure_conflict(claim, doc, doc.window_mentions[match.sentence])
     ):
         return Assessment(Stance.contradicts, strength)
-    close = lex >= params.support_overlap and (not sem or sem >= params.embed_support)
-    if _negation_conflict(claim, passage, close) or (sem and _negation_conflict(claim, best_sentence, close)):
+    if _negation_conflict(claim, passage) or (sem and _negation_conflict(claim, best_sentence)):
         return Assessment(Stance.contradicts, strength)
     missing = [a for a in actors if not (a & doc.words)]
     around = term_set(best_sentence) | term_set(passage)
