@@ -5,6 +5,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.9
 UV := .local/tools/bin/uv
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: help install test-tools demo up down status test test-fast lint fmt typecheck contract
 
@@ -29,8 +30,11 @@ test-tools: install ## What only the tests need: Debian's Chromium, kustomize + 
 	bash deploy/k8s/tools.sh install
 	bash deploy/grafana/promql.sh install
 
+# Ctrl-C stops the demo cleanly (it prints what it stopped and exits 0); GNU make, interrupted
+# itself, then re-raises SIGINT, so the shell sees the status of a Ctrl-C (130), not 0.
+# Ports: GATEWAY_PORT, INGEST_PORT, ... DEMO_ARGS: e.g. --no-stack (use KAFKA_*/MONGO_* as set).
 demo: install ## Start Kafka, FerretDB and the five services; Ctrl-C stops them
-	$(UV) run tellwell demo
+	$(UV) run tellwell demo $(DEMO_ARGS)
 
 up: install ## Start the local stack (Kafka + FerretDB) and create the topics
 	$(UV) run tellwell infra up

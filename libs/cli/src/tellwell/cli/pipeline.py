@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,8 +32,9 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from tellwell.cli.procs import LocalStack, Service, ServiceProcs, cpu_seconds, tellwell_argv
+from tellwell.cli.procs import LocalStack, Service, ServiceProcs, cpu_seconds, repo_root, tellwell_argv
 from tellwell.common.events import StoryScored
+from tellwell.common.jsonl import Kind, read_jsonl
 from tellwell.common.kafka import ensure_topics
 from tellwell.common.topics import Topic
 
@@ -190,6 +192,24 @@ def tellwell(*args: str, env: dict[str, str], quiet: bool = True) -> None:
         raise RuntimeError(f"`tellwell {' '.join(args)}` failed with exit code {rc}")
 
 
+# What `tellwell import` needs of a line (ingest's ArticleIn), checked before anything starts.
+IMPORT_REQUIRED: dict[str, Kind] = {"title": str}
+IMPORT_OPTIONAL: dict[str, Kind] = {
+    "id": (str, int),
+    "url": str,
+    "text": str,
+    "source": str,
+    "lang": str,
+    "published_at": datetime,
+}
+
+
+def bench_state(parent: Path) -> Path:
+    """A fresh folder for one run's private stack under ``parent`` (created, with its parents)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="pipeline-", dir=parent))
+
+
 def bench_pipeline(
     input: Annotated[Path, typer.Option("--input", exists=True, dir_okay=False, help="JSONL stream.")],
     rate: Annotated[float, typer.Option(min=1.0, help="Articles per second fed to ingest.")] = 50.0,
@@ -205,14 +225,18 @@ def bench_pipeline(
     per-service peak RSS, consumer lag at the end, and the CPU time each process (services, Kafka,
     FerretDB, the importer) spent on the replay.
     """
+    # Every line must be an article ingest takes: one it skipped would never become visible.
+    expected = 0
+    for _ in read_jsonl(input, required=IMPORT_REQUIRED, optional=IMPORT_OPTIONAL):
+        expected += 1
+        if limit and expected >= limit:
+            break
+    state = bench_state(repo_root() / ".local" / "bench")
     source = input
     if limit:
         lines = [line for line in input.read_text(encoding="utf-8").splitlines() if line.strip()][:limit]
-        tmp = Path(tempfile.mkdtemp(prefix="tellwell-bench-")) / input.name
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        source = tmp
-    expected = sum(1 for line in source.read_text(encoding="utf-8").splitlines() if line.strip())
-    state = Path(tempfile.mkdtemp(prefix="pipeline-", dir=Path(".local").resolve() / "bench"))
+        source = state / input.name
+        source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     stack = LocalStack.private(state)
     result: dict[str, Any] = {"bench": "pipeline", "input": input.name, "articles": expected, "rate": rate}
     try:

@@ -9,6 +9,8 @@ the same things the same way, through this module:
 * ``ServiceProcs`` runs services as separate OS processes (``uvicorn tellwell.<svc>.app:app``) with
   one environment, waits for their ``/readyz``, kills (SIGKILL) and restarts them, and samples their
   resident memory.
+* ``service_address`` is where a service listens: the flag, else ``<SERVICE>_HOST``/``_PORT``, else
+  the default; ``StopSignals`` tells a stop the user asked for (Ctrl-C, SIGTERM) from a crash.
 
 Example::
 
@@ -31,11 +33,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+from types import FrameType, TracebackType
+from typing import Any, Self
 
 
 class Service(StrEnum):
@@ -72,6 +75,39 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+def service_address(
+    service: Service | str,
+    host: str | None = None,
+    port: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str, int]:
+    """(host, port) of a service: the flag wins, else ``<SERVICE>_HOST``/``<SERVICE>_PORT``, else
+    the default (127.0.0.1 and the service's own port). Raises ValueError on a bad port variable."""
+    service = Service(service)
+    env = os.environ if environ is None else environ
+    prefix = service.value.upper()
+    host = host or env.get(f"{prefix}_HOST") or DEFAULT_HOST
+    if port is None:
+        raw = env.get(f"{prefix}_PORT", "").strip()
+        if not raw:
+            port = DEFAULT_PORTS[service]
+        elif raw.isdigit() and 0 < int(raw) < 65536:
+            port = int(raw)
+        else:
+            raise ValueError(f"{prefix}_PORT={raw!r} is not a port number (1-65535)")
+    return host, port
+
+
+def connect_host(host: str) -> str:
+    """Where to reach a server bound to ``host`` from this machine."""
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def service_command(service: Service | str, host: str, port: int) -> list[str]:
@@ -200,10 +236,21 @@ class ServiceProc:
     popen: subprocess.Popen[bytes]
     peak_rss_mb: float = 0.0
     restarts: int = 0
+    host: str = DEFAULT_HOST
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{connect_host(self.host)}:{self.port}"
+
+    def exit_status(self) -> str:
+        """How it ended, for a message: ``exit code 1``, ``killed by SIGKILL`` (or ``running``)."""
+        code = self.popen.poll()
+        if code is None:
+            return "running"
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}"
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -239,20 +286,22 @@ class ServiceProcs:
         *,
         name: str | None = None,
         port: int | None = None,
+        host: str | None = None,
         extra: dict[str, str] | None = None,
     ) -> ServiceProc:
         """Start a replica; ``extra`` adds environment variables (e.g. a replica id)."""
         service = Service(service)
         name = name or service.value
         port = port or free_port()
+        host = host or self.host
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"{name}.log"
         env = dict(os.environ) | self.env | (extra or {})
         with open(log, "ab") as out:
             popen = subprocess.Popen(
-                service_command(service, self.host, port), stdout=out, stderr=subprocess.STDOUT, env=env
+                service_command(service, host, port), stdout=out, stderr=subprocess.STDOUT, env=env
             )
-        proc = ServiceProc(service, name, port, log, popen)
+        proc = ServiceProc(service, name, port, log, popen, host=host)
         if name in self.procs:
             proc.restarts = self.procs[name].restarts + 1
             proc.peak_rss_mb = self.procs[name].peak_rss_mb
@@ -280,7 +329,7 @@ class ServiceProcs:
     def restart(self, name: str) -> ServiceProc:
         old = self.procs[name]
         self.kill(name)
-        return self.start(old.service, name=name, port=old.port)
+        return self.start(old.service, name=name, port=old.port, host=old.host)
 
     def stop_all(self, timeout_s: float = 25.0) -> None:
         self._stop.set()
@@ -311,6 +360,50 @@ class ServiceProcs:
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 proc.peak_rss_mb = max(proc.peak_rss_mb, rss)
+
+
+class StopSignals:
+    """Records the first SIGINT or SIGTERM a supervisor gets, then raises it as KeyboardInterrupt.
+
+    A terminal sends Ctrl-C to its whole foreground process group, so the services a supervisor
+    started get SIGINT too and exit on their own: ``received`` tells the supervisor the stop was
+    asked for, so those exits (and whatever the interrupt broke midway) are not a crash. Later
+    signals are ignored, so they cannot cut the shutdown short and orphan services still
+    draining: ``uv run`` (as ``make demo`` runs us) forwards a second SIGINT 200 ms after the
+    terminal's. A signal ignored when the process started (a background job) stays ignored.
+    Installing our own handler also keeps ``asyncio.run`` from installing its own, which turns
+    a Ctrl-C into a task cancellation that a library may swallow.
+
+    Example::
+
+        with StopSignals() as stop:
+            try:
+                supervise()
+            except BaseException:
+                if stop.received is None:
+                    raise            # a real failure
+    """
+
+    def __init__(self, signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
+        self.signals = signals
+        self.received: signal.Signals | None = None
+        self._previous: dict[signal.Signals, Any] = {}
+
+    def __enter__(self) -> Self:
+        for sig in self.signals:
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signal.Signals(signum)
+            raise KeyboardInterrupt
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:

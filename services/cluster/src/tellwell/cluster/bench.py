@@ -25,6 +25,7 @@ import typer
 from tellwell.cluster.domain import Params
 from tellwell.cluster.engine import EMBED_MAX_TOKENS, ArticleIn, Clusterer
 from tellwell.common.embed import Encoder, TextEncoder
+from tellwell.common.jsonl import Kind, read_jsonl
 from tellwell.common.vectors import EdgeIndex
 
 # ---------------------------------------------------------------- metrics
@@ -98,27 +99,30 @@ def ari(pred: Sequence[Any], gold: Sequence[Any]) -> float:
 # ---------------------------------------------------------------- the run
 
 
+STREAM_REQUIRED: dict[str, Kind] = {"id": (str, int), "published_at": datetime, "story": (str, int)}
+STREAM_OPTIONAL: dict[str, Kind] = {"title": str, "text": str, "lang": str, "source": str}
+
+
 def read_stream(path: Path) -> tuple[list[ArticleIn], list[str]]:
-    """Articles (without their labels) and, separately, the gold labels for scoring."""
+    """Articles (without their labels) and, separately, the gold labels for scoring.
+
+    Raises ``JsonlError`` naming the line of a row without ``id``, ``published_at`` or ``story``.
+    """
     articles: list[ArticleIn] = []
     gold: list[str] = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            articles.append(
-                ArticleIn(
-                    article_id=str(row["id"]),
-                    title=row.get("title") or "",
-                    text=row.get("text") or "",
-                    lead="",
-                    language=row.get("lang") or "und",
-                    published_at=datetime.fromisoformat(row["published_at"].replace("Z", "+00:00")),
-                    source=row.get("source") or "",
-                )
+    for row in read_jsonl(path, required=STREAM_REQUIRED, optional=STREAM_OPTIONAL):
+        articles.append(
+            ArticleIn(
+                article_id=str(row["id"]),
+                title=row.get("title") or "",
+                text=row.get("text") or "",
+                lead="",
+                language=row.get("lang") or "und",
+                published_at=row["published_at"],
+                source=row.get("source") or "",
             )
-            gold.append(str(row["story"]))
+        )
+        gold.append(str(row["story"]))
     return articles, gold
 
 
@@ -225,6 +229,7 @@ def bench_cluster(
     }
     line = json.dumps(result)
     if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(line + "\n")
     if not json_only:
         typer.echo(
