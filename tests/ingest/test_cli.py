@@ -160,3 +160,31 @@ class TestFeedsImport:
         assert feeds["https://news.google.com/rss/search?q=x"]["status"] == "paused"
         assert feeds["https://www.dnoticias.pt/rss"]["language"] == "pt"
         assert feeds["https://feeds.bbci.co.uk/news/world/rss.xml"]["category"] == "World"
+
+
+class TestImportErrors:
+    def test_invalid_lines_are_named_in_plain_words_and_never_stop_the_import(
+        self, tmp_path, infra, mongo_settings, mongo_db
+    ):
+        lines = [
+            json.dumps({"id": "markup", "title": "<b></b>", "text": "body"}),
+            "[1]",  # not an object: used to stop the import with a TypeError
+            json.dumps("an article"),
+            json.dumps({"id": "late", "title": "t", "published_at": "soon", "lang": "x" * 40}),
+            json.dumps(STREAM[0]),
+        ]
+        path = tmp_path / "stream.jsonl"
+        path.write_text("\n".join(lines))
+
+        done = tellwell(["import", str(path)], infra, mongo_settings.database)
+
+        assert done.returncode == 0, done.stderr
+        assert "1 new (0 marked as copies), 0 already stored, 4 invalid lines skipped" in done.stdout
+        skipped = [line for line in done.stderr.splitlines() if "skipped" in line]
+        assert skipped == [
+            "  skipped line 1: title: the title has no text once HTML markup is removed",
+            "  skipped line 2: not a JSON object but a list",
+            "  skipped line 3: not a JSON object but a string",
+            "  skipped line 4: lang: should have at most 35 characters; "
+            "published_at: should be a valid datetime or date, input is too short",
+        ]

@@ -10,20 +10,24 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import typer
 from pydantic import ValidationError
 
+from tellwell.common.http import field_errors
+from tellwell.common.jsonl import JsonlError, numbered_jsonl
 from tellwell.common.kafka import make_broker
 from tellwell.common.mongo import make_mongo_client
 from tellwell.ingest import repository as repo
-from tellwell.ingest.domain import ArticleIn, Prepared, prepare, read_feed_list
-from tellwell.ingest.feeds import FeedIn, new_feed_doc
+from tellwell.ingest.domain import ArticleIn, Prepared, feed_list_entries, prepare
+from tellwell.ingest.feeds import FeedIn, FeedRefused, check_feed_address, new_feed_doc
 from tellwell.ingest.pipeline import Ingestor, IngestResult, kafka_publisher
 from tellwell.ingest.registry import (
     BUNDLED_FEEDS,
@@ -44,6 +48,23 @@ apikeys = typer.Typer(help="API keys of the ingest write API (stored hashed).", 
 
 def run(coro_fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
     return asyncio.run(coro_fn(*args))
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr and exit 2, as the `tellwell` CLI reports bad input (no usage box)."""
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+def describe(
+    exc: ValidationError, body: Any, *, root: str = "input", names: Mapping[str, str] | None = None
+) -> str:
+    """``exc`` as one line: ``title: field required; lang: should have at most 35 characters``.
+
+    ``root`` names the whole input (``article: should be an object``), ``names`` the CLI's own
+    names of fields (``interval_s`` is ``--interval``)."""
+    errors = field_errors(exc.errors(), body=body, root=root, request_loc=False)
+    return "; ".join(f"{(names or {}).get(e['field'], e['field'])}: {e['message']}" for e in errors)
 
 
 @asynccontextmanager
@@ -70,6 +91,10 @@ async def ingestor(settings: Settings) -> AsyncIterator[Ingestor]:
 # ----------------------------------------------------------------------------- feeds
 
 
+ADDRESS_CHECKS = 32  # DNS lookups at once: the bundled list has ~1000 feeds on ~550 hosts
+SKIPPED_SHOWN = 20
+
+
 @feeds.command("import")
 def feeds_import(
     file: Annotated[
@@ -79,36 +104,83 @@ def feeds_import(
         bool, typer.Option(help="Also activate search-engine and forum feeds (imported paused otherwise).")
     ] = False,
 ) -> None:
-    """Load a feed list; publishers' own feeds are active, aggregator feeds are added paused."""
+    """Load a feed list; publishers' own feeds are active, aggregator feeds are added paused.
+
+    Entries `feeds add` would refuse (not a fetchable URL, a non-public address) are skipped and
+    listed on stderr; the others are imported.
+    """
     settings = Settings()
     try:
-        entries = list(read_feed_list(json.loads(file.read_text())))
+        data = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(f"cannot read {file}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise typer.BadParameter(f"{file} is not a JSON object of categories")
     now = datetime.now(UTC)
     docs: dict[str, dict[str, Any]] = {}
-    for e in entries:
-        doc = new_feed_doc(
-            FeedIn(url=e.url, category=e.category, language=e.language), now, settings.default_interval_s
-        )
+    written: dict[str, str] = {}  # canonical URL -> as in the file, to name a refused feed
+    skipped: list[str] = []
+    for raw in feed_list_entries(data):
+        try:
+            feed = FeedIn.model_validate(raw)
+        except ValidationError as exc:
+            skipped.append(f"{str(raw['url'])[:200]}: {describe(exc, raw)}")
+            continue
+        doc = new_feed_doc(feed, now, settings.default_interval_s)
         if doc["kind"] == "aggregator" and not include_aggregators:
             doc |= {
                 "status": "paused",
                 "paused_reason": "aggregator feed: publishers' own feeds are preferred",
             }
         docs.setdefault(doc["_id"], doc)
+        written.setdefault(doc["url"], str(raw["url"])[:200])
 
-    async def go() -> int:
+    async def go() -> tuple[dict[str, str], int]:
+        refused = await refused_addresses([d["url"] for d in docs.values()], settings.fetch_allow_hosts)
+        accepted = [d for d in docs.values() if d["url"] not in refused]
         async with database(settings) as db:
             await repo.ensure_indexes(db)
-            return await repo.add_feeds(db, list(docs.values()))
+            return refused, await repo.add_feeds(db, accepted)
 
-    added = run(go)
-    paused = sum(1 for d in docs.values() if d["status"] == "paused")
+    refused, added = run(go)
+    skipped += [f"{written[url]}: url: {reason}" for url, reason in refused.items()]
+    kept = [d for d in docs.values() if d["url"] not in refused]
+    paused = sum(1 for d in kept if d["status"] == "paused")
+    if skipped:
+        typer.echo(f"skipped {len(skipped)} feeds:", err=True)
+        for line in skipped[:SKIPPED_SHOWN]:
+            typer.echo(f"  {line}", err=True)
+        if len(skipped) > SKIPPED_SHOWN:
+            typer.echo(f"  and {len(skipped) - SKIPPED_SHOWN} more", err=True)
     typer.echo(
-        f"{len(docs)} feeds in {file.name}: {added} new, {len(docs) - added} already registered, "
-        f"{paused} aggregator feeds paused"
+        f"{len(kept)} feeds in {file.name}: {added} new, {len(kept) - added} already registered, "
+        f"{paused} aggregator feeds paused, {len(skipped)} skipped"
     )
+
+
+async def refused_addresses(urls: list[str], allow_hosts: list[str]) -> dict[str, str]:
+    """``{url: reason}`` for the feeds ``check_feed_address`` refuses: one check per host (a feed
+    list has several feeds of one site), ``ADDRESS_CHECKS`` at a time."""
+    by_host: dict[str, list[str]] = {}
+    for url in urls:
+        by_host.setdefault(urlsplit(url).hostname or url, []).append(url)
+    # getaddrinfo runs on the default executor (cores + 4 threads): a lookup queued behind
+    # the others would spend its timeout waiting, and a feed whose lookup times out is accepted.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(ADDRESS_CHECKS, thread_name_prefix="resolve")
+    )
+    gate = asyncio.Semaphore(ADDRESS_CHECKS)
+    refused: dict[str, str] = {}
+
+    async def check(same_host: list[str]) -> None:
+        async with gate:
+            try:
+                await check_feed_address(same_host[0], allow_hosts=allow_hosts)
+            except FeedRefused as exc:
+                refused.update(dict.fromkeys(same_host, str(exc)))
+
+    await asyncio.gather(*(check(same_host) for same_host in by_host.values()))
+    return {url: refused[url] for url in urls if url in refused}  # in the list's order
 
 
 @feeds.command("add")
@@ -117,20 +189,29 @@ def feeds_add(
     category: Annotated[str | None, typer.Option()] = None,
     interval: Annotated[int | None, typer.Option(help="Seconds between polls.")] = None,
 ) -> None:
-    """Register one feed."""
+    """Register one feed; one at a non-public address is refused, as `POST /v1/feeds` refuses it.
+
+    ``INGEST_FETCH_ALLOW_HOSTS`` lets intranet hosts through, as it does for the API and the poller.
+    """
     settings = Settings()
+    given = {"url": url, "category": category, "interval_s": interval}
     try:
-        feed = FeedIn(url=url, category=category, interval_s=interval)
+        feed = FeedIn.model_validate(given)
     except ValidationError as exc:
-        raise typer.BadParameter(exc.errors()[0]["msg"]) from exc
+        fail(describe(exc, given, names={"category": "--category", "interval_s": "--interval"}))
     doc = new_feed_doc(feed, datetime.now(UTC), settings.default_interval_s)
 
     async def go() -> int:
+        await check_feed_address(feed.url, allow_hosts=settings.fetch_allow_hosts)
         async with database(settings) as db:
             await repo.ensure_indexes(db)
             return await repo.add_feeds(db, [doc])
 
-    typer.echo(f"{doc['_id']} {doc['url']} ({'added' if run(go) else 'already registered'})")
+    try:
+        added = run(go)
+    except FeedRefused as exc:
+        fail(f"url: {exc}")
+    typer.echo(f"{doc['_id']} {doc['url']} ({'added' if added else 'already registered'})")
 
 
 @feeds.command("list")
@@ -242,28 +323,24 @@ def apikeys_revoke(key_id: str) -> None:
 # ----------------------------------------------------------------------------- import + bench
 
 
-def read_jsonl(path: Path, errors: list[str]) -> Iterator[ArticleIn]:
-    """Articles of the shared benchmark format; the gold ``story`` label is never read."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                row.pop("story", None)
-                yield ArticleIn.model_validate(row)
-            except ValidationError as exc:  # name the fields: "title: Value error, the title has ..."
-                detail = "; ".join(
-                    f"{'.'.join(map(str, e['loc'])) or 'article'}: {e['msg']}" for e in exc.errors()
-                )
-                errors.append(f"line {number}: {detail[:300]}")
-            except ValueError as exc:
-                errors.append(f"line {number}: {str(exc).splitlines()[0][:200]}")
+def read_articles(path: Path, errors: list[str]) -> Iterator[ArticleIn]:
+    """Articles of the shared benchmark format; the gold ``story`` label is never read. A line that
+    is not a valid article is named in ``errors`` and the rest are read."""
+    skipped: list[JsonlError] = []
+    for number, row in numbered_jsonl(path, skipped=skipped):
+        errors.extend(f"line {e.line}: {e.message}" for e in skipped)
+        skipped.clear()
+        row.pop("story", None)
+        try:
+            yield ArticleIn.model_validate(row)
+        except ValidationError as exc:  # "title: the title has no text once HTML markup is removed"
+            errors.append(f"line {number}: {describe(exc, row, root='article')[:300]}")
+    errors.extend(f"line {e.line}: {e.message}" for e in skipped)
 
 
 def prepared_batches(path: Path, batch_size: int, errors: list[str]) -> Iterator[list[Prepared]]:
     batch: list[ArticleIn] = []
-    for article in read_jsonl(path, errors):
+    for article in read_articles(path, errors):
         batch.append(article)
         if len(batch) >= batch_size:
             yield _prepare_all(batch)

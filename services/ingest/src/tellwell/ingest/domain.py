@@ -232,15 +232,9 @@ def feed_kind(url: str) -> Literal["publisher", "aggregator"]:
     return "aggregator" if any(host == h or host.endswith("." + h) for h in AGGREGATOR_HOSTS) else "publisher"
 
 
-@dataclass(frozen=True)
-class FeedListEntry:
-    url: str
-    category: str
-    language: str | None
-
-
-def read_feed_list(data: Mapping[str, Any]) -> Iterator[FeedListEntry]:
-    """Both shared formats: ``{category: [url, ...]}`` and ``{category: {feeds: [...], source_language}}``."""
+def feed_list_entries(data: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """``FeedIn`` input for each entry of both shared formats, ``{category: [url, ...]}`` and
+    ``{category: {feeds: [...], source_language}}``, unchecked: ``FeedIn`` says what is wrong."""
     for category, value in data.items():
         if isinstance(value, list):
             urls, language = value, None
@@ -248,14 +242,8 @@ def read_feed_list(data: Mapping[str, Any]) -> Iterator[FeedListEntry]:
             urls, language = value.get("feeds", []), value.get("source_language")
         else:
             continue
-        for url in urls:
-            if isinstance(url, str):
-                try:
-                    yield FeedListEntry(
-                        canonical_url(url), str(category), language_tag(language) if language else None
-                    )
-                except InvalidURL:
-                    continue
+        for url in urls if isinstance(urls, list) else [urls]:
+            yield {"url": url, "category": str(category), "language": language or None}
 
 
 # ----------------------------------------------------------------------------- backoff

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import typer
 
 from tellwell.common.events import GroundedSentence, Lean, StorySummary
+from tellwell.common.jsonl import read_jsonl
 from tellwell.common.sources import Factuality, Source, credibility_weight
 from tellwell.common.testing import make_story_summary
 from tellwell.score.corroboration import PassageCache
@@ -62,11 +63,8 @@ def synthetic_source(domain: str) -> Source:
 def gold_rows(path: Path) -> dict[str, list[dict[str, Any]]]:
     """A labelled stream's rows grouped by their gold story (the label only groups, as cluster would)."""
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                row = json.loads(line)
-                rows[str(row["story"])].append(row)
+    for row in read_jsonl(path, required={"story": (str, int)}):
+        rows[str(row["story"])].append(row)
     return rows
 
 

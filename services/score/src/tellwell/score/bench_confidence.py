@@ -61,6 +61,7 @@ import typer
 
 from tellwell.common.embed import TextEncoder
 from tellwell.common.events import GroundedSentence, StoryScored, StorySummary
+from tellwell.common.jsonl import read_jsonl
 from tellwell.common.sources import Source
 from tellwell.common.testing import make_story_summary
 from tellwell.score.corroboration import Assessment, Checker, CorroborationParams, Passages, Stance, prepare
@@ -133,23 +134,19 @@ def fingerprint(title: str, text: str) -> str:
 
 def read_stream(path: Path) -> list[Article]:
     out = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            aid = str(row["id"])
-            out.append(
-                Article(
-                    id=aid,
-                    title=" ".join(str(row.get("title") or "").split()),
-                    text=str(row.get("text") or "").strip(),
-                    domain=outlet_domain(row.get("url"), row.get("source"), aid),
-                    url=str(row.get("url") or ""),
-                    published_at=datetime.fromisoformat(str(row["published_at"]).replace("Z", "+00:00")),
-                    story=str(row["story"]),
-                )
+    for row in read_jsonl(path, required={"id": (str, int), "published_at": datetime, "story": (str, int)}):
+        aid = str(row["id"])
+        out.append(
+            Article(
+                id=aid,
+                title=" ".join(str(row.get("title") or "").split()),
+                text=str(row.get("text") or "").strip(),
+                domain=outlet_domain(row.get("url"), row.get("source"), aid),
+                url=str(row.get("url") or ""),
+                published_at=row["published_at"],
+                story=str(row["story"]),
             )
+        )
     out.sort(key=lambda a: (a.published_at, a.id))
     return out
 
@@ -993,15 +990,9 @@ def read_audit(path: Path) -> dict[str, dict[tuple[str, str], bool]]:
     """Hand labels of sampled support decisions, by stream: (story label, report's lead article) ->
     whether the report states the story's core claim (bench/data/support-audit.jsonl)."""
     out: dict[str, dict[tuple[str, str], bool]] = defaultdict(dict)
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                out[str(row["stream"])][(str(row["story"]), str(row["article_id"]))] = bool(row["states"])
-            except (ValueError, KeyError, TypeError) as e:
-                raise ValueError(f"{path}:{n}: not an audit row ({e})") from None
+    fields = {"stream": str, "story": (str, int), "article_id": (str, int), "states": bool}
+    for row in read_jsonl(path, required=fields):
+        out[row["stream"]][(str(row["story"]), str(row["article_id"]))] = row["states"]
     return dict(out)
 
 
@@ -1252,13 +1243,8 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
 
 
 def read_pairs(path: Path) -> list[tuple[float, str, str]]:
-    out = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                row = json.loads(line)
-                out.append((float(row["score"]), str(row["a"]).strip(), str(row["b"]).strip()))
-    return out
+    rows = read_jsonl(path, required={"score": float, "a": str, "b": str})
+    return [(row["score"], row["a"].strip(), row["b"].strip()) for row in rows]
 
 
 def judge_pairs(judge: Judge, pairs: Sequence[tuple[float, str, str]], chunk: int = 64) -> dict[str, Any]:
@@ -1613,6 +1599,7 @@ def bench_confidence(
     )
     line = json.dumps(result, ensure_ascii=False)
     if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(line + "\n", encoding="utf-8")
     if not json_only:
         for name, s in result["streams"].items():
