@@ -10,7 +10,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from tellwell.cluster.pipeline import ClusterPipeline, Publish
 from tellwell.common.events import RawArticle
-from tellwell.common.kafka import BrokerDep, batch_subscriber, decode_batch, story_publisher
+from tellwell.common.kafka import IDLE_POLL_MS, BrokerDep, batch_subscriber, decode_batch, story_publisher
 from tellwell.common.topics import Topic
 
 GROUP = "cluster"
@@ -29,7 +29,7 @@ def make_router(
     source: str = Topic.raw_article,
     group: str = GROUP,
     batch_max: int = BATCH_MAX,
-    batch_wait_ms: int = 20,
+    batch_wait_ms: int = IDLE_POLL_MS,
     fetch_partition_bytes: int | None = FETCH_PARTITION_BYTES,
 ) -> KafkaRouter:
     """The subscriber, as a router (tests point it at their own topic and group)."""

@@ -4,6 +4,7 @@ from pydantic import Field
 
 from tellwell.cluster.engine import EMBED_MAX_TOKENS
 from tellwell.cluster.handlers import BATCH_MAX, FETCH_PARTITION_BYTES
+from tellwell.common.kafka import IDLE_POLL_MS
 from tellwell.common.settings import QdrantSettings, ServiceSettings, service_config
 
 
@@ -16,10 +17,11 @@ class Settings(ServiceSettings):
     qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
     collection: str = "stories"
     # Batching: embeddings and index queries run per batch of what arrived meanwhile; an idle
-    # consumer polls every batch_wait_ms (see common.kafka.batch_subscriber). A backlog comes a few
-    # records per partition at a time, in time order (see handlers.BATCH_MAX).
+    # consumer polls every batch_wait_ms (see common.kafka.batch_subscriber): a record that arrives
+    # while a busy consumer works is taken at once, one after an idle spell waits at most this long.
+    # A backlog comes a few records per partition at a time, in time order (see handlers.BATCH_MAX).
     batch_max: int = Field(default=BATCH_MAX, ge=1, le=1000)
-    batch_wait_ms: int = Field(default=20, ge=0, le=5000)
+    batch_wait_ms: int = Field(default=IDLE_POLL_MS, ge=0, le=5000)
     fetch_partition_bytes: int = Field(default=FETCH_PARTITION_BYTES, ge=1024, le=16 * 1024 * 1024)
     # The same MiniLM weights in ONNX Runtime (default: as fast idle, far steadier under CPU
     # contention) or in PyTorch; see tellwell.common.embed.Encoder.

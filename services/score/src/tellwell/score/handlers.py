@@ -9,7 +9,14 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 
 from tellwell.common.events import StorySummary
-from tellwell.common.kafka import BrokerDep, batch_subscriber, dead_letter, decode_batch, story_publisher
+from tellwell.common.kafka import (
+    IDLE_POLL_MS,
+    BrokerDep,
+    batch_subscriber,
+    dead_letter,
+    decode_batch,
+    story_publisher,
+)
 from tellwell.common.topics import Topic
 from tellwell.score.pipeline import Publish, ScorePipeline
 
@@ -19,7 +26,11 @@ PipelineDep = Annotated[ScorePipeline, Context("pipeline")]
 
 
 def make_router(
-    *, source: str = Topic.story_summary, group: str = GROUP, batch_max: int = 32, batch_wait_ms: int = 20
+    *,
+    source: str = Topic.story_summary,
+    group: str = GROUP,
+    batch_max: int = 32,
+    batch_wait_ms: int = IDLE_POLL_MS,
 ) -> KafkaRouter:
     """The subscriber, as a router (tests point it at their own topic and group)."""
     router = KafkaRouter()

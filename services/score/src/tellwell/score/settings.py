@@ -1,5 +1,6 @@
 from pydantic import Field
 
+from tellwell.common.kafka import IDLE_POLL_MS
 from tellwell.common.settings import ServiceSettings, service_config
 from tellwell.score.corroboration import CorroborationParams
 from tellwell.score.domain import ScoreParams
@@ -12,7 +13,7 @@ class Settings(ServiceSettings):
 
     port: int = 8004
     batch_max: int = Field(default=32, ge=1, description="story.summary records handled as one batch.")
-    batch_wait_ms: int = Field(default=20, ge=0, description="Idle poll interval.")
+    batch_wait_ms: int = Field(default=IDLE_POLL_MS, ge=0, description="Idle poll interval.")
     concurrency: int = Field(
         default=32, ge=1, description="Stories of one batch scored at once (I/O bound: a batch in one wave)."
     )
