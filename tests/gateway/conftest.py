@@ -38,13 +38,26 @@ def story(i: int, **overrides: Any) -> StoryScored:
     return make_story_scored(**fields)
 
 
-async def put_views(db: DB, views: list[StoryScored], updated_at: datetime | None = None) -> None:
-    """Write views as score does: one ``story_views`` document per story (replace by id), then its mark."""
+#: The gateway apps the running test started (``make_client``): ``put_views`` lets them see its writes.
+RUNNING: list[FastAPI] = []
+
+
+async def put_views(
+    db: DB, views: list[StoryScored], updated_at: datetime | None = None, *, seen: bool = True
+) -> None:
+    """Write views as score does: one ``story_views`` document per story (replace by id), then its mark.
+
+    With ``seen`` the test's gateways then poll once, as their change feed would within a second:
+    a test that writes then reads needs no sleep.
+    """
     at = updated_at or datetime.now(UTC)
     for view in views:
         doc = view_document(view, updated_at=at)
         await db[STORY_VIEWS].replace_one({"_id": doc["_id"]}, doc, upsert=True)
         await mark_written(db, doc)
+    if seen:
+        for app in RUNNING:
+            await app.state.changes.poll_once()
 
 
 @pytest.fixture
@@ -73,9 +86,11 @@ async def make_client(gateway_settings: Settings) -> AsyncIterator[AppFactory]:
         await lifespan.__aenter__()
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test")
         stack.append((lifespan, client))
+        RUNNING.append(app)
         return app, client
 
     yield factory
+    RUNNING.clear()
     for lifespan, client in reversed(stack):
         await client.aclose()
         await lifespan.__aexit__(None, None, None)

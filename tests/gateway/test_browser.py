@@ -104,7 +104,15 @@ async def views_db(browser_mongo: MongoSettings, gateway_url: str) -> AsyncItera
     """The gateway's database, emptied of story views for this test."""
     client = make_mongo_client(browser_mongo)
     db = client[browser_mongo.database]
+    # Deleted views are announced as score would: their marks move on, naming views that are gone
+    # (the gateway's read model then drops them).
     await db[STORY_VIEWS].delete_many({})
+    await db[VIEW_WRITES].update_many({}, {"$set": {"updated_at": datetime.now(UTC)}})
+    async with httpx.AsyncClient(base_url=gateway_url) as http:
+        for _ in range(100):
+            if not (await http.get("/v1/stories")).json()["items"]:
+                break
+            await asyncio.sleep(0.05)
     await db[VIEW_WRITES].delete_many({})
     yield db
     await client.close()

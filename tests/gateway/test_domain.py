@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import orjson
 import pytest
 
 from tellwell.common.events import Lean, Perspective
+from tellwell.common.testing import make_story_scored
+from tellwell.common.views import search_words, story_words, top_sources
 from tellwell.gateway.domain import (
     FeedQuery,
     InvalidQuery,
+    Page,
     age_label,
+    card_digest,
     decode_cursor,
     encode_cursor,
     group_perspectives,
     lean_segments,
     lean_summary,
+    ms,
     parse_since,
     safe_url,
 )
 from tellwell.gateway.middleware import TokenBucketLimiter
+from tellwell.gateway.search import bm25, idf, prefix_end, prefix_tf, store_pattern, story_text
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -137,3 +145,75 @@ class TestTokenBucket:
         assert wait == pytest.approx(0.5)
         assert other == 0.0
         assert after == 0.0
+
+
+class TestTextSearch:
+    def test_words_fold_case_and_accents_and_cut_long_ones(self):
+        assert search_words("Chile's 7.1 QUAKE: São Paulo, Zürich, İstanbul") == [
+            "chile", "s", "7", "1", "quake", "sao", "paulo", "zurich", "istanbul",
+        ]  # fmt: skip
+        assert search_words("x" * 50) == ["x" * 40]
+        assert search_words("!!! — …") == []
+
+    def test_a_story_is_found_by_its_entities_and_its_title_counts_twice(self):
+        assert story_words("Quake hits", "A summary.", ["united nations"]) == [
+            "quake", "hits", "quake", "hits", "a", "summary", "united", "nations",
+        ]  # fmt: skip
+
+    def test_a_query_keeps_its_distinct_words_and_relevance_needs_some(self):
+        assert FeedQuery(q="Quake quake CHILE").words == ("quake", "chile")
+        assert FeedQuery(sort="relevance").sort == "hot"
+        assert FeedQuery(sort="relevance", q="x") != FeedQuery(sort="hot", q="x")
+        with pytest.raises(InvalidQuery) as err:
+            FeedQuery(q="?!")
+        assert err.value.field == "q"
+
+    def test_bm25_prefers_more_occurrences_and_rarer_words(self):
+        tf = [np.array([1.0, 3.0]), np.array([1.0, 1.0])]
+        scores = bm25(tf, np.array([10.0, 10.0]), [5, 50], 100, 1000)
+
+        assert scores[1] > scores[0]
+        assert idf(1, 100) > idf(50, 100) > 0
+
+    def test_prefix_ranges_and_store_patterns(self):
+        assert prefix_end("elect") == "elecu"
+        assert store_pattern("sao") == {"$regex": "^sao"}
+        text = story_text({"title": "Elections, elected", "summary_text": "", "entities": []})
+        assert prefix_tf(text, "elect") == 4  # both words, title twice
+
+
+class TestCards:
+    def test_most_credible_sources_first_five_at_most(self):
+        view = make_story_scored()
+
+        assert top_sources(view) == [
+            "apnews.com",
+            "reuters.com",
+            "bbc.co.uk",
+            "theguardian.com",
+            "foxnews.com",
+        ]
+        assert top_sources(view, 2) == ["apnews.com", "reuters.com"]
+
+    def test_a_page_is_the_bytes_of_its_dict_and_its_etag_follows_its_bytes(self):
+        cards = [orjson.dumps({"id": "a", "t": "é"}), orjson.dumps({"id": "b"})]
+        page = Page(cards, "c1")
+
+        assert page.json() == orjson.dumps({"items": [orjson.loads(c) for c in cards], "next_cursor": "c1"})
+        assert page.etag() == Page(list(cards), "c1", [card_digest(c) for c in cards]).etag()
+        assert page.etag() != Page(cards, None).etag()
+        assert page.etag() != Page(cards[:1], "c1").etag()
+
+
+class TestMilliseconds:
+    def test_exact_like_bson(self):
+        when = datetime(2026, 3, 2, 10, 0, 0, 999_999, tzinfo=UTC)
+
+        assert ms(when) == 1772445600999
+        assert ms(datetime(1969, 12, 31, 23, 59, 59, 999_500, tzinfo=UTC)) == -1
+        cursor = encode_cursor(FeedQuery(sort="new"), {"_id": "s", "last_published_at": when})
+        assert decode_cursor(FeedQuery(sort="new"), cursor).value == when.replace(microsecond=999_000)
+
+    def test_a_look_back_before_year_one_is_invalid(self):
+        with pytest.raises(InvalidQuery, match="further than dates go"):
+            parse_since("999999d", NOW)

@@ -144,7 +144,7 @@ class TestChangeFeed:
         version = changes.version
 
         # Another score replica, its clock 2 s behind, writes after this replica's last poll.
-        await put_views(mongo_db, [story(1)], updated_at=now - timedelta(seconds=2))
+        await put_views(mongo_db, [story(1)], updated_at=now - timedelta(seconds=2), seen=False)
         events = await changes.poll_once()
         again = await changes.poll_once()
 

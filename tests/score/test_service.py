@@ -169,8 +169,9 @@ class TestPipeline:
         assert out.events == [view]
         doc = await mongo_db[STORY_VIEWS].find_one({"_id": "story-chile"})
         assert view_from_document(doc) == view
-        # the read model's fields, plus the story's entities (what related stories are found by)
-        assert doc == {**view_document(view, updated_at=doc["updated_at"]), "entities": ["chile"]}
+        # the read model's fields with the story's entities (related stories and text search use them)
+        assert doc == view_document(view, updated_at=doc["updated_at"], entities=["chile"])
+        assert "chile" in doc["search_terms"]
         reports = view.confidence.reports
         # reuters+yahoo copy, apnews, one voice for the two alden-global-capital papers, latimes
         assert len(reports) == 4

@@ -7,9 +7,15 @@ gateway serves pre-serialised bytes anyway).
 
 An absorbed story keeps a document with ``merged_into`` set, so an old link finds its survivor.
 
+For the feed's cards and text search the document also holds ``top_sources`` (the few most
+credible source domains a card names), ``entities`` (names score found), ``search_terms`` (the
+distinct words of title, summary and entities, as ``search_words`` defines a word) and
+``search_length`` (how many words, the title's twice): the gateway's store filter and its
+in-memory index both read these, so both find the same stories.
+
 Example::
 
-    doc = view_document(scored, updated_at=utcnow())
+    doc = view_document(scored, updated_at=utcnow(), entities=["chile"])
     await db[STORY_VIEWS].replace_one({"_id": doc["_id"]}, doc, upsert=True)   # version-checked
     await mark_written(db, doc)                                                  # then announced
     scored_again = view_from_document(doc)
@@ -17,6 +23,9 @@ Example::
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -42,6 +51,57 @@ STORY_VIEW_INDEXES: list[tuple[str, list[tuple[str, int]]]] = [
 ]
 
 
+#: Source domains a feed card names (``top_sources``); the full list stays on the story itself.
+CARD_SOURCES = 5
+
+#: Longer words are cut to this many characters, in documents and in queries alike.
+MAX_WORD = 40
+_WORD = re.compile(r"[^\W_]+")
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a text as search sees them, in order: runs of letters and digits, case-folded,
+    accents removed (``Café`` and ``cafe`` are one word), cut to ``MAX_WORD`` characters.
+
+    The one definition of a word for the feed's text search: score writes the words of every view
+    (``search_terms``), the gateway's store filter and its in-memory index read them back.
+
+    Example::
+
+        >>> search_words("Chile's 7.1 quake: São Paulo")
+        ['chile', 's', '7', '1', 'quake', 'sao', 'paulo']
+    """
+    if text.isascii():  # nothing to fold but case (most text: the quick way)
+        plain = text.lower()
+    else:
+        folded = unicodedata.normalize("NFKD", text.casefold())
+        plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return [word[:MAX_WORD] for word in _WORD.findall(plain)]
+
+
+def story_words(title: str, summary_text: str, entities: Iterable[str] = ()) -> list[str]:
+    """The words a story is found and ranked by: its title's (counted twice: a title says what the
+    story is about), its summary's, then those of the entities it names (score's ``entities``,
+    which also come from member headlines)."""
+    title_words = search_words(title)
+    words = title_words + title_words + search_words(summary_text)
+    for entity in entities:
+        words += search_words(entity)
+    return words
+
+
+def top_sources(view: StoryScored, limit: int = CARD_SOURCES) -> list[str]:
+    """The story's most credible source domains, best first (then by articles, then by name)."""
+    credibility: dict[str, float] = {}
+    for report in view.confidence.reports:
+        for source in report.sources:
+            credibility[source] = max(credibility.get(source, 0.0), report.credibility)
+    articles = Counter(article.source for article in view.articles)
+    domains = set(articles) | set(credibility)
+    ranked = sorted(domains, key=lambda d: (-credibility.get(d, -1.0), -articles[d], d))
+    return ranked[:limit]
+
+
 _SENTENCE_END = (".", "!", "?", "\u2026", '"', "\u201d", "'", "\u2019", ")", ":")  # ellipsis, closing quotes
 
 
@@ -56,9 +116,12 @@ def prose(sentences: Iterable[GroundedSentence]) -> str:
     return " ".join(parts)
 
 
-def view_document(view: StoryScored, *, updated_at: datetime) -> dict[str, Any]:
-    """The ``story_views`` document of a story view."""
+def view_document(view: StoryScored, *, updated_at: datetime, entities: Iterable[str] = ()) -> dict[str, Any]:
+    """The ``story_views`` document of a story view; ``entities`` are the names it is also found by."""
     lean = view.lean
+    summary_text = prose(view.summary)
+    entities = list(entities)
+    words = story_words(view.title, summary_text, entities)
     return {
         "_id": view.story_id,
         "version": view.version,
@@ -67,7 +130,7 @@ def view_document(view: StoryScored, *, updated_at: datetime) -> dict[str, Any]:
         "category": view.category.value,
         "language": view.language,
         "title": view.title,
-        "summary_text": prose(view.summary),
+        "summary_text": summary_text,
         "confidence": view.confidence.value,
         "hotness": view.hotness,
         "lean_left": lean.left,
@@ -76,6 +139,11 @@ def view_document(view: StoryScored, *, updated_at: datetime) -> dict[str, Any]:
         "lean_unrated": lean.unrated,
         "blindspot": view.blindspot.side if view.blindspot else None,
         "sources": sorted({article.source for article in view.articles}),
+        "top_sources": top_sources(view),
+        # Text search (see ``search_words``): every distinct word, and how many words there are.
+        "entities": entities,
+        "search_terms": sorted(set(words)),
+        "search_length": len(words),
         "source_count": view.source_count,
         "article_count": view.article_count,
         "first_published_at": view.first_published_at,
@@ -106,11 +174,16 @@ def view_from_document(doc: dict[str, Any]) -> StoryScored:
 
 
 __all__ = [
+    "CARD_SOURCES",
+    "MAX_WORD",
     "STORY_VIEWS",
     "STORY_VIEW_INDEXES",
     "VIEW_WRITES",
     "mark_written",
     "prose",
+    "search_words",
+    "story_words",
+    "top_sources",
     "view_document",
     "view_from_document",
     "write_mark",

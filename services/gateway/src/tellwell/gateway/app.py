@@ -1,7 +1,8 @@
 """The gateway process: `tellwell serve gateway` or `uvicorn tellwell.gateway.app:app`.
 
 Read-only and stateless, so it can be replicated freely behind a load balancer: each replica keeps
-only a cache of serialised responses, keyed by the data version its change feed observes.
+the live stories' cards in memory (``memory.ReadModel``, fed by its own change feed) and a cache of
+serialised responses, keyed by the data version that change feed observes.
 """
 
 import gc
@@ -16,11 +17,13 @@ from fastapi.staticfiles import StaticFiles
 from tellwell.common.events import StoryScored
 from tellwell.common.http import ops_router
 from tellwell.common.mongo import make_mongo_client, mongo_check
-from tellwell.common.observability import configure_logging
+from tellwell.common.observability import Check, configure_logging
 from tellwell.gateway.cache import FrontCache, FrontStore, Rendered, ResponseCache
 from tellwell.gateway.deps import Gateway
 from tellwell.gateway.errors import install_error_handlers
+from tellwell.gateway.fastpath import FastFeed
 from tellwell.gateway.live import ChangeFeed
+from tellwell.gateway.memory import ReadModel
 from tellwell.gateway.middleware import Metrics, RateLimit, SecurityHeaders, TokenBucketLimiter
 from tellwell.gateway.rendering import make_templates
 from tellwell.gateway.repository import Sources, StoryViews
@@ -49,10 +52,18 @@ def create_app(config: Settings = settings) -> FastAPI:
         app.state.mongo = make_mongo_client(config.mongo)
         db = app.state.mongo[config.mongo.database]
         views = StoryViews(db)
-        changes = ChangeFeed(views, interval_s=config.poll_interval_s, lookback_s=config.poll_lookback_s)
+        model = ReadModel(config.memory_stories) if config.memory_stories else None
+        changes = ChangeFeed(
+            views,
+            interval_s=config.poll_interval_s,
+            max_interval_s=config.poll_max_interval_s,
+            lookback_s=config.poll_lookback_s,
+            model=model,
+        )
         parsed: ResponseCache[StoryScored] = ResponseCache(config.cache_entries, layer="view")
-        changes.on_change(app.state.cache.clear)
-        changes.on_change(parsed.clear)
+        # The route caches' keys carry the data version or the story's own version, so a change
+        # needs no purge there (a story's page outlives other stories' writes); stale entries age
+        # out of the bound. The front cache is keyed by the data version alone: emptied on change.
         changes.on_change(front.clear)
         app.state.changes = changes
         app.state.gateway = Gateway(
@@ -68,20 +79,30 @@ def create_app(config: Settings = settings) -> FastAPI:
             await changes.stop()
             await app.state.mongo.close()
 
-    app = FastAPI(title="TellWell", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="TellWell",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # No OpenTelemetry here (Prometheus /metrics instead): FastAPI would otherwise look up the
+        # global providers on every request, cached responses included.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.settings = config
     app.state.feed_memo = {}
     app.state.cache = ResponseCache[Rendered](config.cache_entries)
     front = FrontStore(config.cache_entries)
     app.state.templates = make_templates()
-    app.include_router(ops_router(lambda: {"mongo": mongo_check(app.state.mongo)}))
+    app.include_router(ops_router(lambda: ready_checks(app)))
     for module in (stories, sources, categories, stream, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_handlers(app)
 
-    # Outermost last: metrics see every response, security headers go on 429s too, and the
-    # front cache answers repeated reads inside the rate limit but before routing.
+    # Outermost last: metrics see every response, security headers go on 429s too, the front
+    # cache answers repeated reads inside the rate limit but before routing, and the feed's new
+    # queries are answered from the read model before routing too.
+    app.add_middleware(FastFeed)
     app.add_middleware(FrontCache, store=front)
     if config.cors_origins:
         app.add_middleware(
@@ -98,6 +119,19 @@ def create_app(config: Settings = settings) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Metrics)
     return app
+
+
+def ready_checks(app: FastAPI) -> dict[str, Check]:
+    checks = {"mongo": mongo_check(app.state.mongo)}
+    if app.state.settings.memory_stories:
+
+        async def read_model() -> None:
+            changes = getattr(app.state, "changes", None)
+            if changes is None or changes.model is None or not changes.model.loaded:
+                raise RuntimeError("the in-memory read model is still loading")
+
+        checks["read_model"] = read_model
+    return checks
 
 
 app = create_app()

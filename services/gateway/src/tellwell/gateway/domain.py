@@ -8,9 +8,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -18,12 +19,19 @@ from urllib.parse import urlsplit
 import orjson
 
 from tellwell.common.events import Category, Lean, Perspective, StoryScored
+from tellwell.common.views import CARD_SOURCES, search_words
 
-Sort = Literal["hot", "new"]
+Sort = Literal["hot", "new", "relevance"]
 LeanFilter = Literal["left", "center", "right", "blindspot"]
 
-#: The sort key of each feed order; the story id breaks ties so the order is total.
-SORT_FIELD: dict[str, str] = {"hot": "hotness", "new": "last_published_at"}
+#: The sort key of each feed order; the story id breaks ties so the order is total. ``_score`` is
+#: no stored field: the text search's rank, computed per query (``tellwell.gateway.search``).
+SORT_FIELD: dict[str, str] = {"hot": "hotness", "new": "last_published_at", "relevance": "_score"}
+
+#: Distinct words a text search may have: each one narrows the feed, so more say nothing new.
+MAX_QUERY_WORDS = 8
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 CONFIDENCE_MEANING = "the share of independent, credible sources that corroborate the story's core facts"
 
@@ -49,7 +57,10 @@ def parse_since(raw: str, now: datetime) -> datetime:
     match = _RELATIVE.match(raw)
     if match:
         amount, unit = int(match.group(1)), match.group(2)
-        then = now - timedelta(**{_UNITS[unit]: amount})
+        try:
+            then = now - timedelta(**{_UNITS[unit]: amount})
+        except OverflowError:  # before year 1
+            raise InvalidQuery("since", f"{raw[:40]!r} looks back further than dates go") from None
         return then.replace(second=0, microsecond=0)
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -62,7 +73,13 @@ def parse_since(raw: str, now: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class FeedQuery:
-    """What the feed was asked for, normalised: equal queries are equal objects (a cache key)."""
+    """What the feed was asked for, normalised: equal queries are equal objects (a cache key).
+
+    ``q`` matches a story when every one of its words (``common.views.search_words``) starts a word
+    of the story's title, summary or entities: ``q=chil quake`` finds "Quake hits central Chile".
+    ``sort="relevance"`` ranks those matches (BM25); without ``q`` it is ``hot``. Raises
+    ``InvalidQuery`` for a ``q`` with no word or too many.
+    """
 
     sort: Sort = "hot"
     category: Category | None = None
@@ -71,6 +88,19 @@ class FeedQuery:
     since: datetime | None = None
     source: str | None = None
     q: str | None = None
+    words: tuple[str, ...] = field(default=(), init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        words: tuple[str, ...] = ()
+        if self.q is not None:
+            words = tuple(dict.fromkeys(search_words(self.q)))
+            if not words:
+                raise InvalidQuery("q", "has no letters or digits to search for")
+            if len(words) > MAX_QUERY_WORDS:
+                raise InvalidQuery("q", f"at most {MAX_QUERY_WORDS} different words, not {len(words)}")
+        object.__setattr__(self, "words", words)
+        if self.sort == "relevance" and not words:
+            object.__setattr__(self, "sort", "hot")  # nothing to rank by: the default order
 
     def fingerprint(self) -> str:
         """A short digest of the filters, carried in cursors so a cursor cannot change the query."""
@@ -87,11 +117,14 @@ class CursorKey:
 
 
 def encode_cursor(query: FeedQuery, doc: Mapping[str, Any]) -> str:
-    field = SORT_FIELD[query.sort]
-    value = doc[field]
-    raw: float | int = _ms(value) if isinstance(value, datetime) else float(value)
+    """The cursor after ``doc`` (a card document; for ``relevance`` it carries its ``_score``)."""
+    value = doc[SORT_FIELD[query.sort]]
+    raw: float | int = ms(value) if isinstance(value, datetime) else float(value)
     payload = orjson.dumps({"f": query.fingerprint(), "v": raw, "i": doc["_id"]})
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+_NOT_OURS = "not a cursor this API returned (take next_cursor as it is)"
 
 
 def decode_cursor(query: FeedQuery, cursor: str) -> CursorKey:
@@ -102,16 +135,26 @@ def decode_cursor(query: FeedQuery, cursor: str) -> CursorKey:
         if not isinstance(story_id, str) or not isinstance(value, int | float) or isinstance(value, bool):
             raise TypeError
     except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError):
-        raise InvalidQuery("cursor", "not a cursor this API returned (take next_cursor as it is)") from None
+        raise InvalidQuery("cursor", _NOT_OURS) from None
     if fingerprint != query.fingerprint():
         raise InvalidQuery("cursor", "this cursor belongs to a different query: keep the filters and sort")
     if query.sort == "new":
-        return CursorKey(datetime.fromtimestamp(value / 1000, UTC), story_id)
+        try:
+            if not isinstance(value, int):
+                raise OverflowError
+            return CursorKey(EPOCH + value * _MS, story_id)
+        except OverflowError:  # not a time a datetime can hold
+            raise InvalidQuery("cursor", _NOT_OURS) from None
+    if not math.isfinite(value):
+        raise InvalidQuery("cursor", _NOT_OURS)
     return CursorKey(float(value), story_id)
 
 
-def _ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000)
+def ms(value: datetime) -> int:
+    """Milliseconds since the epoch, floored, as BSON stores a date (exact: no float on the way)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - EPOCH) // _MS
 
 
 def iso(value: datetime | None) -> str | None:
@@ -140,7 +183,7 @@ def story_card(doc: Mapping[str, Any]) -> dict[str, Any]:
         "blindspot": doc.get("blindspot"),
         "source_count": doc.get("source_count", 0),
         "article_count": doc.get("article_count", 0),
-        "sources": doc.get("sources", []),
+        "sources": card_sources(doc),
         "hotness": doc.get("hotness", 0.0),
         "first_published_at": iso(doc.get("first_published_at")),
         "last_published_at": iso(doc.get("last_published_at")),
@@ -149,6 +192,44 @@ def story_card(doc: Mapping[str, Any]) -> dict[str, Any]:
         "url": f"/v1/stories/{story_id}",
         "page_url": f"/stories/{story_id}",
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One feed page: its cards as serialised JSON objects (``story_card``), the cursor after it;
+    ``digests`` are the cards' ``card_digest`` (computed when not given)."""
+
+    cards: list[bytes]
+    next_cursor: str | None
+    digests: list[bytes] | None = None
+
+    def json(self) -> bytes:
+        """The feed response body; the same bytes as ``orjson.dumps`` of the page as a dict."""
+        cursor = orjson.dumps(self.next_cursor)
+        return b'{"items":[' + b",".join(self.cards) + b'],"next_cursor":' + cursor + b"}"
+
+    def etag(self) -> str:
+        """A strong ETag of ``json()``: a digest of its cards' digests and its cursor, so equal bytes
+        get equal tags on every replica without hashing the whole body per request."""
+        digests = self.digests if self.digests is not None else [card_digest(c) for c in self.cards]
+        summary = b"".join(digests) + orjson.dumps(self.next_cursor)
+        return '"p' + hashlib.blake2b(summary, digest_size=12).hexdigest() + '"'
+
+    def items(self) -> list[dict[str, Any]]:
+        return [orjson.loads(card) for card in self.cards]
+
+
+def card_sources(doc: Mapping[str, Any]) -> list[str]:
+    """The few source domains a card names, most credible first; all of them are on the story."""
+    top = doc.get("top_sources")
+    if top is None:  # a view stored before ``top_sources`` existed
+        top = doc.get("sources", [])
+    return list(top[:CARD_SOURCES])
+
+
+def card_digest(card: bytes) -> bytes:
+    """A digest of one serialised card (``Page.etag`` combines them)."""
+    return hashlib.blake2b(card, digest_size=16).digest()
 
 
 def etag_of(body: bytes) -> str:

@@ -1,8 +1,11 @@
 """A small HTTP/1.1 keep-alive load generator, run as its own process by ``tellwell bench gateway``
-when ``wrk`` is not installed: ``python -m tellwell.gateway.loadgen HOST PORT PATH... --seconds S``.
+when ``wrk`` is not installed: ``python -m tellwell.gateway.loadgen HOST PORT PATH... --seconds S``
+(or ``--paths-file FILE``, one path a line, for more paths than a command line holds).
 
 Plain asyncio streams (uvloop when present), one request in flight per connection, paths taken
-round-robin; prints one JSON line: requests, errors, req/s, p50/p90/p99 in ms.
+round-robin; with at least as many paths as connections each connection takes its own share, so no
+path is asked twice before all were asked once. Prints one JSON line: requests, errors, req/s,
+p50/p90/p99 in ms.
 """
 
 from __future__ import annotations
@@ -55,9 +58,11 @@ async def run(host: str, port: int, paths: list[str], seconds: float, connection
     latencies: list[float] = []
     started = time.perf_counter()
     until = started + seconds
-    results = await asyncio.gather(
-        *(connection(host, port, requests[i:] + requests[:i], until, latencies) for i in range(connections))
-    )
+    if len(requests) >= connections:
+        shares = [requests[i::connections] for i in range(connections)]
+    else:
+        shares = [requests[i % len(requests) :] + requests[: i % len(requests)] for i in range(connections)]
+    results = await asyncio.gather(*(connection(host, port, share, until, latencies) for share in shares))
     elapsed = time.perf_counter() - started
     latencies.sort()
     return {
@@ -75,11 +80,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("host")
     parser.add_argument("port", type=int)
-    parser.add_argument("paths", nargs="+")
+    parser.add_argument("paths", nargs="*")
+    parser.add_argument("--paths-file", type=argparse.FileType("r"), default=None)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
-    job = run(args.host, args.port, args.paths, args.seconds, args.connections)
+    paths = list(args.paths)
+    if args.paths_file is not None:
+        paths += [line.strip() for line in args.paths_file if line.strip()]
+    if not paths:
+        parser.error("no path to request")
+    job = run(args.host, args.port, paths, args.seconds, args.connections)
     try:
         import uvloop
 

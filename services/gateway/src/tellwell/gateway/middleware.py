@@ -82,6 +82,24 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+_CHILDREN: dict[Any, Any] = {}  # labelled metric children: ``labels()`` takes a lock per call
+
+
+def _latency(route: str) -> Any:
+    child = _CHILDREN.get(route)
+    if child is None:
+        child = _CHILDREN[route] = LATENCY.labels(route)
+    return child
+
+
+def _requests(route: str, status: int) -> Any:
+    key = (route, status)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = REQUESTS.labels(route, str(status))
+    return child
+
+
 class Metrics:
     """Counts requests by route group and status, and times them to the response head."""
 
@@ -97,8 +115,8 @@ class Metrics:
 
         async def timed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                LATENCY.labels(route).observe(time.perf_counter() - started)
-                REQUESTS.labels(route, str(message["status"])).inc()
+                _latency(route).observe(time.perf_counter() - started)
+                _requests(route, message["status"]).inc()
             await send(message)
 
         await self.app(scope, receive, timed_send)

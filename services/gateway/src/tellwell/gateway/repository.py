@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -14,12 +13,21 @@ from tellwell.common.mongo import find_by_ids
 from tellwell.common.sources import Source
 from tellwell.common.views import STORY_VIEWS, VIEW_WRITES
 from tellwell.gateway.domain import SORT_FIELD, CursorKey, FeedQuery
+from tellwell.gateway.search import store_pattern
 
 Doc = dict[str, Any]
 DB = AsyncDatabase[Doc]
 
 #: A feed item needs the flat fields only; the full view (``view``) is the heavy part.
 CARD_PROJECTION: dict[str, int] = {"view": 0}
+#: What text search reads of a story (``search.story_text``).
+SEARCH_PROJECTION: dict[str, int] = {
+    "title": 1,
+    "summary_text": 1,
+    "entities": 1,
+    "search_terms": 1,
+    "search_length": 1,
+}
 MAX_MERGE_HOPS = 16
 
 
@@ -42,10 +50,9 @@ def feed_filter(query: FeedQuery, after: CursorKey | None = None) -> Doc:
         clauses.append({"last_published_at": {"$gte": query.since}})
     if query.source is not None:
         clauses.append({"sources": query.source})
-    if query.q:
-        pattern = {"$regex": re.escape(query.q), "$options": "i"}
-        clauses.append({"$or": [{"title": pattern}, {"summary_text": pattern}]})
-    if after is not None:
+    for word in query.words:  # every word starts one of the story's words (``search``)
+        clauses.append({"search_terms": store_pattern(word)})
+    if after is not None and query.sort != "relevance":  # a rank is no field: the caller pages it
         field = SORT_FIELD[query.sort]
         clauses.append(
             {"$or": [{field: {"$lt": after.value}}, {field: after.value, "_id": {"$lt": after.story_id}}]}
@@ -69,6 +76,37 @@ class StoryViews:
             .limit(limit)
         )
         return [doc async for doc in cursor]
+
+    async def search_matches(self, query: FeedQuery) -> list[Doc]:
+        """Every live story matching ``query`` (all its filters, no cursor), with its search fields."""
+        cursor = self.collection.find(feed_filter(query), SEARCH_PROJECTION)
+        return [doc async for doc in cursor]
+
+    async def search_corpus(self) -> list[Doc]:
+        """The search fields of every live story (what ranking's statistics are computed over)."""
+        cursor = self.collection.find({"merged_into": None}, SEARCH_PROJECTION)
+        return [doc async for doc in cursor]
+
+    async def live_cards(self, limit: int) -> list[Doc]:
+        """The cards of the ``limit`` live stories with the newest articles, newest first."""
+        return [doc async for doc in self.iter_live_cards(limit)]
+
+    async def iter_live_cards(self, limit: int) -> AsyncIterator[Doc]:
+        """``live_cards`` as they come from the store (a replica's load holds no list of them)."""
+        cursor = (
+            self.collection.find({"merged_into": None}, CARD_PROJECTION, batch_size=500)
+            .sort([("last_published_at", -1), ("_id", -1)])
+            .limit(limit)
+        )
+        async for doc in cursor:
+            yield doc
+
+    async def hottest_until(self, when: datetime) -> float | None:
+        """The greatest hotness of a live story whose newest article is at or before ``when``."""
+        query: Doc = {"$and": [{"merged_into": None}, {"last_published_at": {"$lte": when}}]}
+        cursor = self.collection.find(query, {"hotness": 1}).sort("hotness", -1).limit(1)
+        docs = [doc async for doc in cursor]
+        return float(docs[0]["hotness"]) if docs and "hotness" in docs[0] else None
 
     async def get(self, story_id: str) -> Doc | None:
         return await self.collection.find_one({"_id": story_id})

@@ -19,7 +19,11 @@ class FeedParams(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    sort: Sort = Field(default="hot", description="`hot` (ranking) or `new` (newest article first).")
+    sort: Sort = Field(
+        default="hot",
+        description="`hot` (ranking), `new` (newest article first) or `relevance` (best matches of `q` "
+        "first; without `q` the same as `hot`).",
+    )
     category: Category | None = Field(default=None, description="Only stories of this category.")
     lean: LeanFilter | None = Field(
         default=None,
@@ -39,7 +43,12 @@ class FeedParams(BaseModel):
         pattern=r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9-]+$",
         description="Only stories covered by this source domain, e.g. `reuters.com`.",
     )
-    q: str | None = Field(default=None, max_length=200, description="Words in the title or summary.")
+    q: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Words (at most 8): a story matches when each starts a word of its title, summary "
+        "or entity names, ignoring case and accents (`chil quake` finds 'Quake hits central Chile').",
+    )
     cursor: str | None = Field(
         default=None, max_length=512, description="`next_cursor` of the previous page, as returned."
     )
@@ -79,7 +88,9 @@ class StoryCard(BaseModel):
     blindspot: str | None
     source_count: int
     article_count: int
-    sources: list[str]
+    sources: list[str] = Field(
+        description="At most five source domains, most credible first; the story lists every source."
+    )
     hotness: float
     first_published_at: str
     last_published_at: str

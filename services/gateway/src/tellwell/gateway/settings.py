@@ -11,12 +11,19 @@ class Settings(ServiceSettings):
     model_config = service_config("GATEWAY_")
 
     port: int = 8000
-    # How often each replica looks for new story views (the data version, the SSE stream). A view
-    # becomes visible on every replica within this delay plus one query.
-    poll_interval_s: float = Field(default=0.5, gt=0.0)
+    # How often each replica looks for new story views (the data version, the SSE stream, the
+    # in-memory read model): every poll_interval_s after a change, backing off (doubling) while
+    # nothing changes up to poll_max_interval_s. A view becomes visible on every replica within
+    # poll_max_interval_s plus one query (within poll_interval_s while views are being written).
+    poll_interval_s: float = Field(default=0.25, gt=0.0)
+    poll_max_interval_s: float = Field(default=1.0, gt=0.0)
     # Views written with a clock up to this far behind the newest one seen are still picked up
     # (score replicas' clocks are not perfectly in step).
     poll_lookback_s: float = Field(default=5.0, ge=0.0)
+    # Live stories whose cards each replica holds in memory to answer feed queries without the
+    # store (about 2 KB each: see docs/gateway.md); beyond, the oldest leave first and queries the
+    # rest cannot answer go to the store. 0: every query goes to the store.
+    memory_stories: int = Field(default=100_000, ge=0)
     page_size: int = Field(default=20, ge=1, le=100)
     max_page_size: int = Field(default=100, ge=1, le=500)
     cache_entries: int = Field(default=4096, ge=0, description="Serialised responses kept per replica.")

@@ -279,7 +279,7 @@ async def store_view(
     event can be published first.
     """
     coll = db[STORY_VIEWS]
-    doc = {**view_document(view, updated_at=updated_at), "entities": list(view_entities(view))}
+    doc = view_document(view, updated_at=updated_at, entities=view_entities(view))
     if known_version is not None and known_version < view.version:
         result = await coll.replace_one({"_id": view.story_id, "version": known_version}, doc)
         if result.matched_count:

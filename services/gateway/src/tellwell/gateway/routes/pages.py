@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tellwell.common.events import Category
+from tellwell.gateway import reads
 from tellwell.gateway.cache import Rendered, rendered, send
 from tellwell.gateway.deps import FeedDep, GatewayDep
-from tellwell.gateway.domain import encode_cursor, source_names, story_card
+from tellwell.gateway.domain import source_names
 from tellwell.gateway.rendering import render
 from tellwell.gateway.routes.stories import Merged, StoryId, parsed_view, redirect
 
@@ -63,16 +64,15 @@ async def feed_page(
     filters = {k: v for k, v in form.items() if v and not (k == "sort" and v == "hot")}
 
     async def build() -> Rendered:
-        docs = await gw.views.feed(feed.query, feed.after, feed.limit + 1)
-        page = docs[: feed.limit]
+        page = await reads.feed_page(gw.views, gw.changes.model, feed.query, feed.after, feed.limit)
         next_url = None
-        if len(docs) > feed.limit:
-            next_url = "/?" + urlencode({**filters, "cursor": encode_cursor(feed.query, page[-1])})
+        if page.next_cursor is not None:
+            next_url = "/?" + urlencode({**filters, "cursor": page.next_cursor})
         body = render(
             gw.templates,
             "feed.html",
             now,
-            cards=[story_card(d) for d in page],
+            cards=page.items(),
             form=form,
             categories=[c.value for c in Category],
             leans=LEANS,
@@ -114,7 +114,7 @@ async def story_page(
         return rendered(render(gw.templates, "story.html", now, **context), HTML)
 
     try:
-        entry = await gw.cache.get(("story-page", gw.changes.version, _minute(now), story_id), build)
+        entry = await gw.cache.get(("story-page", reads.story_key(gw.changes, story_id), _minute(now)), build)
     except Merged as merged:
         return redirect(request, f"/stories/{quote(merged.survivor, safe='')}")
     return send(request, entry, PAGE_CACHE)
@@ -123,8 +123,8 @@ async def story_page(
 @router.get("/stories/{story_id}/card")
 async def story_card_fragment(story_id: StoryId, feed: FeedDep, gw: GatewayDep) -> Response:
     """One feed card as HTML, for the live feed; 204 when the story does not match the feed's filters."""
-    doc = await gw.views.card_if_matches(story_id, feed.query)
-    if doc is None:
+    card = await reads.card_if_matches(gw.views, gw.changes.model, story_id, feed.query)
+    if card is None:
         return Response(status_code=204)
-    body = render(gw.templates, "card.html", datetime.now(UTC), c=story_card(doc))
+    body = render(gw.templates, "card.html", datetime.now(UTC), c=card)
     return Response(body, media_type=HTML, headers={"cache-control": "no-store"})

@@ -16,7 +16,7 @@ from tellwell.common.http import HTTPProblem
 from tellwell.common.views import view_from_document
 from tellwell.gateway.cache import Rendered, rendered, send
 from tellwell.gateway.deps import FeedDep, Gateway, GatewayDep, feed_openapi
-from tellwell.gateway.domain import encode_cursor, story_card
+from tellwell.gateway.reads import feed_page, story_key
 from tellwell.gateway.repository import Doc, MergeLoop, StoryViews
 from tellwell.gateway.schemas import ArticlesPage, FeedPage
 
@@ -78,7 +78,7 @@ async def parsed_view(gw: Gateway, story_id: str) -> StoryScored:
     async def load() -> StoryScored:
         return read_view(await live_view(gw.views, story_id))
 
-    return await gw.parsed.get((gw.changes.version, story_id), load)
+    return await gw.parsed.get(story_key(gw.changes, story_id), load)
 
 
 def redirect(request: Request, path: str) -> RedirectResponse:
@@ -93,7 +93,12 @@ def redirect(request: Request, path: str) -> RedirectResponse:
     openapi_extra=feed_openapi(),
 )
 async def list_stories(request: Request, feed: FeedDep, gw: GatewayDep) -> Response:
-    """The feed: live stories, hottest or newest first, filtered; pages by an opaque cursor.
+    """The feed: live stories, hottest or newest first (or best matches of `q` first with
+    `sort=relevance`), filtered; pages by an opaque cursor.
+
+    `q` finds stories where every word of it starts a word of the title, summary or entity names
+    (case and accents ignored). A card names at most five sources, most credible first; the story
+    itself lists all.
 
     Pages are keyset-paginated on (sort key, story id), so stories published while a client pages
     never shift later pages (a new story appears on the first page only). With `sort=hot` a story
@@ -102,12 +107,8 @@ async def list_stories(request: Request, feed: FeedDep, gw: GatewayDep) -> Respo
     """
 
     async def render() -> Rendered:
-        docs = await gw.views.feed(feed.query, feed.after, feed.limit + 1)
-        page = docs[: feed.limit]
-        next_cursor = encode_cursor(feed.query, page[-1]) if len(docs) > feed.limit else None
-        return rendered(
-            orjson.dumps({"items": [story_card(d) for d in page], "next_cursor": next_cursor}), JSON
-        )
+        page = await feed_page(gw.views, gw.changes.model, feed.query, feed.after, feed.limit)
+        return Rendered(page.json(), page.etag(), JSON)
 
     entry = await gw.cache.get(("feed", gw.changes.version, feed.query, feed.cursor, feed.limit), render)
     return send(request, entry, FEED_CACHE)
@@ -132,7 +133,7 @@ async def get_story(request: Request, story_id: StoryId, gw: GatewayDep) -> Resp
         return rendered(doc["view"].encode(), JSON)
 
     try:
-        entry = await gw.cache.get(("story", gw.changes.version, story_id), render)
+        entry = await gw.cache.get(("story", story_key(gw.changes, story_id)), render)
     except Merged as merged:
         return redirect(request, f"/v1/stories/{quote(merged.survivor, safe='')}")
     return send(request, entry, STORY_CACHE)
@@ -159,7 +160,7 @@ async def story_articles(request: Request, story_id: StoryId, gw: GatewayDep) ->
         return rendered(body, JSON)
 
     try:
-        entry = await gw.cache.get(("articles", gw.changes.version, story_id), render)
+        entry = await gw.cache.get(("articles", story_key(gw.changes, story_id)), render)
     except Merged as merged:
         return redirect(request, f"/v1/stories/{quote(merged.survivor, safe='')}/articles")
     return send(request, entry, STORY_CACHE)
