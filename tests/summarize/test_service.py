@@ -296,6 +296,37 @@ class TestPipeline:
             await summarizer.stop()
             flusher.cancel()
 
+    async def test_an_idle_flusher_scans_ever_less_often_and_still_takes_over(self, mongo_db):
+        await store_quake(mongo_db)
+        out = Published()
+        config = Settings(replica_id="r2", flush_interval_s=0.05, idle_scan_max_s=0.4, takeover_s=0.2)
+        summarizer = Summarizer(mongo_db, out, config)
+        scans = 0
+        scan = summarizer._scan
+
+        async def counted() -> int:
+            nonlocal scans
+            scans += 1
+            return await scan()
+
+        summarizer._scan = counted
+        flusher = asyncio.create_task(summarizer.run())
+        try:
+            await asyncio.sleep(1.5)  # nothing to do: 0.05, 0.1, 0.2, 0.4, 0.4 ... (30 at 0.05 s)
+            assert 4 <= scans <= 9
+            # a dead replica's story is still found by an idle replica's (slower) scan
+            gone = Settings(replica_id="r1", takeover_s=0.2)
+            await Summarizer(mongo_db, Published(), gone).accept([cluster(1)])
+            await wait_for_events(out, 1)
+            assert [e.version for e in out.events] == [1]
+            await asyncio.sleep(1.0)  # idle again: the interval has grown
+            assert summarizer._scan_interval > config.flush_interval_s
+            await summarizer.accept([cluster(2)])  # new work: the short interval at once
+            assert summarizer._scan_interval == config.flush_interval_s
+        finally:
+            await summarizer.stop()
+            flusher.cancel()
+
 
 async def wait_for_events(out, n):
     """Up to 5 s for ``n`` events to have been published."""

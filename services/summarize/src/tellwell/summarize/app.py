@@ -18,6 +18,7 @@ from faststream.asgi import AsgiFastStream
 from tellwell.common.kafka import broker_check, make_broker
 from tellwell.common.mongo import make_mongo_client, mongo_check
 from tellwell.common.observability import configure_logging, http_routes
+from tellwell.summarize.embedding import SentenceVectors, default_encoder
 from tellwell.summarize.handlers import kafka_publisher, make_router
 from tellwell.summarize.llm import ChatImprover
 from tellwell.summarize.pipeline import Summarizer
@@ -32,10 +33,16 @@ def create_app(config: Settings = settings) -> AsgiFastStream:
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
         configure_logging("summarize", config.log_level, config.log_json)
+        vectors = None
+        if config.embed:
+            vectors = SentenceVectors(default_encoder(config.encoder_threads), config.embed_cache)
+            # Loaded now, off the event loop (a few seconds: torch, the weights, the ONNX session),
+            # so the first story does not wait for it; score loads its encoder on first use instead.
+            await asyncio.to_thread(vectors.warm)
         mongo = make_mongo_client(config.mongo)
         db = mongo[config.mongo.database]
         improver = ChatImprover.from_settings(config)
-        summarizer = Summarizer(db, kafka_publisher(broker), config, improver=improver)
+        summarizer = Summarizer(db, kafka_publisher(broker), config, improver=improver, vectors=vectors)
         context.set_global("summarizer", summarizer)
         flusher = asyncio.create_task(summarizer.run(), name="summarize-flusher")
         state.update(mongo=mongo)

@@ -9,7 +9,7 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 
 from tellwell.common.events import StoryCluster
-from tellwell.common.kafka import BrokerDep, batch_subscriber, decode_batch, story_publisher
+from tellwell.common.kafka import IDLE_POLL_MS, BrokerDep, batch_subscriber, decode_batch, story_publisher
 from tellwell.common.topics import Topic
 from tellwell.summarize.pipeline import Publish, Summarizer
 
@@ -19,7 +19,11 @@ SummarizerDep = Annotated[Summarizer, Context("summarizer")]
 
 
 def make_router(
-    *, source: str = Topic.story_cluster, group: str = GROUP, batch_max: int = 64, batch_wait_ms: int = 20
+    *,
+    source: str = Topic.story_cluster,
+    group: str = GROUP,
+    batch_max: int = 64,
+    batch_wait_ms: int = IDLE_POLL_MS,
 ) -> KafkaRouter:
     """The subscriber, as a router (tests point it at their own topic and group)."""
     router = KafkaRouter()

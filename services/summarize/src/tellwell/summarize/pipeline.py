@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -36,6 +37,7 @@ from tellwell.summarize import domain
 from tellwell.summarize import repository as repo
 from tellwell.summarize.category import CategoryModel, bundled_model
 from tellwell.summarize.domain import Article, Params
+from tellwell.summarize.embedding import SentenceVectors
 from tellwell.summarize.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,9 @@ SUMMARIES = Counter("tellwell_summaries_total", "Story summaries emitted", ["met
 SKIPPED = Counter("tellwell_summary_events_skipped_total", "story.cluster events skipped", ["reason"])
 FAILURES = Counter("tellwell_summary_failures_total", "Stories whose summarising failed", ["final"])
 LATENCY = Histogram("tellwell_summarize_seconds", "Time to summarise, store and emit one story")
+EMBED_LATENCY = Histogram(
+    "tellwell_summarize_embed_seconds", "Time to embed one story's candidate sentences (cache misses only)"
+)
 
 
 class Improver(Protocol):
@@ -68,6 +73,7 @@ class Summarizer:
         *,
         improver: Improver | None = None,
         model: CategoryModel | None = None,
+        vectors: SentenceVectors | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -76,10 +82,15 @@ class Summarizer:
         self.replica = config.replica_id or f"{socket.gethostname()}:{config.port}"
         self.improver = improver
         self.model = model or bundled_model()
+        # Sentence vectors for the redundancy rule; None: it reads words only.
+        self.vectors = vectors
         self.params = Params(max_articles=config.max_articles)
         self.clock = clock
         self.debounce = timedelta(seconds=config.debounce_s)
         self._wake = asyncio.Event()
+        # Seconds to the next pending scan: flush_interval_s while there is work, doubling up to
+        # idle_scan_max_s while scans find nothing this replica does not hold (an idle service).
+        self._scan_interval = config.flush_interval_s
         self._stopping = False
         self._in_flight: set[str] = set()
         self._last_done: dict[str, datetime] = {}
@@ -149,6 +160,7 @@ class Summarizer:
             self._due[story] = (due, event.version, event.merged_into is not None)
             self._events[story] = event
             self._pending_versions.setdefault(story, set()).add(event.version)
+        self._scan_interval = self.config.flush_interval_s  # busy again: scan at the short interval
         self._wake.set()
 
     async def _clear(self, story_id: str, version: int) -> None:
@@ -172,13 +184,18 @@ class Summarizer:
         ``concurrency``), so a story accepted meanwhile starts at once instead of after the slowest
         story of a round. It sleeps until the next due time or until woken by new work, and scans the
         pending collection every ``flush_interval_s`` (another replica's abandoned stories, or this
-        replica's own after a restart)."""
+        replica's own after a restart); while scans find nothing new and nothing arrives, the interval
+        doubles up to ``idle_scan_max_s``, and new work brings it back at once."""
         next_scan = self.clock()
         while not self._stopping:
             try:
                 if self.clock() >= next_scan:
-                    await self._scan()
-                    next_scan = self.clock() + timedelta(seconds=self.config.flush_interval_s)
+                    adopted = await self._scan()
+                    if adopted or self._due:
+                        self._scan_interval = self.config.flush_interval_s
+                    else:
+                        self._scan_interval = min(2 * self._scan_interval, self.config.idle_scan_max_s)
+                    next_scan = self.clock() + timedelta(seconds=self._scan_interval)
                 self._start_due()
             except asyncio.CancelledError:
                 raise
@@ -209,9 +226,9 @@ class Summarizer:
         results = await asyncio.gather(*self._start_due())
         return [r for r in results if r is not None]
 
-    async def _scan(self) -> None:
+    async def _scan(self) -> int:
         """Adopt pending stories this replica does not hold in memory: its own (after a restart) and
-        another replica's that are ``takeover_s`` overdue (that replica is gone)."""
+        another replica's that are ``takeover_s`` overdue (that replica is gone). Returns how many."""
         now = self.clock()
         takeover = timedelta(seconds=self.config.takeover_s)
         newest: dict[str, repo.Doc] = {}
@@ -223,6 +240,7 @@ class Summarizer:
             versions.setdefault(story, set()).add(int(doc["version"]))
             if story not in newest or doc["version"] > newest[story]["version"]:
                 newest[story] = doc
+        adopted = 0
         for story, doc in newest.items():
             version = int(doc["version"])
             if story in self._due or story in self._in_flight or self._done.get(story, 0) >= version:
@@ -230,6 +248,8 @@ class Summarizer:
             if doc.get("owner") == self.replica or doc["due_at"] + takeover < now:
                 self._due[story] = (doc["due_at"], version, bool(doc.get("merged")))
                 self._pending_versions.setdefault(story, set()).update(versions[story])
+                adopted += 1
+        return adopted
 
     def _when(self, story: str) -> datetime:
         """When a queued story may run: its due time, after its retry back-off, and (unless it is a
@@ -335,12 +355,10 @@ class Summarizer:
             articles = prefetched
         else:
             articles = await self.articles(cluster)
-        if cluster.merged_into is not None:
+        if cluster.merged_into is not None and previous is not None:
             summary = domain.merged_summary(cluster, previous, articles, params=self.params, model=self.model)
         else:
-            summary = await asyncio.to_thread(
-                domain.summarize, cluster, articles, params=self.params, model=self.model
-            )
+            summary = await asyncio.to_thread(self.summarize, cluster, articles)
         current = (previous.version, previous.method) if previous is not None else None
         # Stored and published at once (the hop waits for the slower of the two, not for both in
         # turn). The pending version stays until both are done: a summary stored but not published
@@ -367,6 +385,20 @@ class Summarizer:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         return summary
+
+    def summarize(self, cluster: StoryCluster, articles: Sequence[Article]) -> StorySummary:
+        """The extractive summary of one version, its candidate sentences embedded first when the
+        service has an encoder. CPU only, encoding included: ``process`` runs it in a worker thread,
+        so the event loop keeps accepting batches meanwhile."""
+        if not articles:
+            raise ValueError(f"story {cluster.story_id} v{cluster.version}: no member article available")
+        draft = domain.prepare(articles, self.params)
+        vectors = None
+        if self.vectors is not None:
+            started = time.perf_counter()
+            vectors = self.vectors(draft.to_embed())
+            EMBED_LATENCY.observe(time.perf_counter() - started)
+        return domain.summarize(cluster, articles, model=self.model, vectors=vectors, prepared=draft)
 
     async def _improve(self, summary: StorySummary, articles: Sequence[Article]) -> None:
         """The language-model rewrite, after the extractive summary is out; any failure keeps it."""

@@ -1,5 +1,6 @@
 from pydantic import Field
 
+from tellwell.common.kafka import IDLE_POLL_MS
 from tellwell.common.settings import ServiceSettings, service_config
 
 
@@ -20,6 +21,9 @@ class Settings(ServiceSettings):
     # (another replica's abandoned ones, its own after a restart); it is woken by new work and
     # sleeps until the next due time otherwise.
     flush_interval_s: float = Field(default=0.5, gt=0.0, le=60.0)
+    # Idle (scans find nothing, nothing arrives), the scan interval doubles up to this; it stays
+    # well under takeover_s, so a dead replica's stories are still taken over in time.
+    idle_scan_max_s: float = Field(default=5.0, gt=0.0, le=60.0)
     # Another replica's pending story this long overdue is taken over (its owner is presumed dead).
     takeover_s: float = Field(default=30.0, gt=0.0)
     # Stories summarised concurrently by one replica.
@@ -35,7 +39,13 @@ class Settings(ServiceSettings):
     # First retry delay of a failed story, doubling with each attempt (1, 2, 4, 8 s by default).
     retry_backoff_s: float = Field(default=1.0, ge=0.0)
     batch_max: int = Field(default=64, ge=1, le=1000)
-    batch_wait_ms: int = Field(default=20, ge=0, le=5000)
+    batch_wait_ms: int = Field(default=IDLE_POLL_MS, ge=0, le=5000)
+    # Sentence embeddings (all-MiniLM-L6-v2) in the redundancy rule beside words: two summary
+    # sentences close in meaning are one fact said twice. Off: words only.
+    embed: bool = True
+    encoder_threads: int | None = Field(default=None, ge=1, le=64)  # ONNX Runtime threads
+    # Sentence vectors kept in memory (1.5 KiB each): a re-summary embeds only its new sentences.
+    embed_cache: int = Field(default=50_000, ge=0, le=1_000_000)
     # Optional OpenAI-compatible chat backend; off unless llm_url is set.
     llm_url: str | None = None
     llm_model: str = "gpt-4o-mini"
