@@ -4,6 +4,7 @@ Replicas share the ``story.summary`` partitions; the version-checked view store 
 that is late with an old version from overwriting a newer view (see ``repository.store_view``).
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -47,6 +48,11 @@ def create_app(
         state["mongo"] = mongo
         try:
             await repo.ensure_indexes(db)
+            encoder = Encoder(max_seq_length=64, threads=config.encoder_threads) if config.embed else None
+            if encoder is not None:
+                # Loaded now, off the event loop (seconds: the weights, the ONNX session), before the
+                # consumer starts: loaded on the first story, it held the whole service up that long.
+                await asyncio.to_thread(encoder.load)
             pipeline = ScorePipeline(
                 db,
                 kafka_publisher(broker, target),
@@ -57,12 +63,7 @@ def create_app(
                 article_cache=config.article_cache,
                 view_cache_s=config.view_cache_s,
                 recheck_delay_s=config.recheck_delay_ms / 1000,
-                checker=Checker(
-                    config.params().corroboration,
-                    encoder=Encoder(max_seq_length=64, threads=config.encoder_threads)
-                    if config.embed
-                    else False,
-                ),
+                checker=Checker(config.params().corroboration, encoder=encoder or False),
             )
             context.set_global("pipeline", pipeline)
             yield

@@ -37,7 +37,7 @@ def create_app(config: Settings = settings) -> AsgiFastStream:
         if config.embed:
             vectors = SentenceVectors(default_encoder(config.encoder_threads), config.embed_cache)
             # Loaded now, off the event loop (a few seconds: torch, the weights, the ONNX session),
-            # so the first story does not wait for it; score loads its encoder on first use instead.
+            # so the first story does not wait for it (score does the same).
             await asyncio.to_thread(vectors.warm)
         mongo = make_mongo_client(config.mongo)
         db = mongo[config.mongo.database]
