@@ -14,24 +14,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# A compact English stop list: function words plus headline filler that says nothing about the event.
-STOPWORDS = frozenset(
-    """
-    a about above after again against all also am an and any are aren as at be because been before
-    being below between both but by can cannot could did do does doing don down during each few for
-    from further had has have having he her here hers herself him himself his how i if in into is isn
-    it its itself just let me more most my myself no nor not now of off on once only or other our
-    ours ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were what
-    when where which while who whom why will with would you your yours yourself yourselves
-    says said say new news via amid s t ll re ve d m vs de la le el y o un une des et en du
-    """.split()
+from tellwell.common.text import ENGLISH_STOPWORDS, PLURALS, suffix_stemmer, word_tokens
+
+# Headline filler that says nothing about the event, and the articles of the Romance languages the
+# streams mix in, on top of the English function words.
+STOPWORDS = ENGLISH_STOPWORDS | frozenset(
+    "says said say new news via amid s t ll re ve d m vs de la le el y o un une des et en du".split()
 )
 
-_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?", re.UNICODE)
 _CASED_WORD = re.compile(r"[^\W_][\w'\u2019&.-]*", re.UNICODE)
 _ELLIPSIS = re.compile(r"\s*(\.\.\.|…)\s*$")
 _NOT_WORDISH = re.compile(r"[.'\u2019&-]+$")
+
+#: A deliberately light English plural folding: 'stocks' -> 'stock', 'companies' -> 'company'.
+stem = suffix_stemmer(PLURALS)
 
 
 def clean(text: str) -> str:
@@ -39,26 +35,9 @@ def clean(text: str) -> str:
     return _ELLIPSIS.sub("", text.strip())
 
 
-def stem(token: str) -> str:
-    """A deliberately light English plural folding: 'stocks' -> 'stock', 'companies' -> 'company'."""
-    if len(token) > 4 and token.endswith("ies"):
-        return token[:-3] + "y"
-    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is", "'s")):
-        return token[:-1]
-    return token
-
-
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stop-worded, lightly stemmed word tokens (numbers kept, 1-letter words dropped)."""
-    out: list[str] = []
-    for raw in _WORD.findall(text.lower()):
-        token = raw.replace("\u2019", "'")
-        if token.endswith("'s"):
-            token = token[:-2]
-        if token in STOPWORDS or (len(token) < 2 and not token.isdigit()):
-            continue
-        out.append(stem(token))
-    return out
+    return word_tokens(text, STOPWORDS, stem)
 
 
 def _is_title_case(words: list[str]) -> bool:

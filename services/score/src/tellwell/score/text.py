@@ -7,11 +7,11 @@ of every story): regular expressions and a crude suffix stemmer, no models.
 from __future__ import annotations
 
 import bisect
-import functools
 import re
 from dataclasses import dataclass
 
 from tellwell.common.figures import Quantity, quantities
+from tellwell.common.text import DERIVATIONS, ENGLISH_STOPWORDS, TermMap, suffix_stemmer
 
 # Plain \w+ is twice as fast as a letters-only class; figures and '_' map to no term anyway.
 _WORD = re.compile(r"\w+")
@@ -23,42 +23,18 @@ _SENTENCE_END = re.compile(
 )
 _CAPITALISED = re.compile(r"\b(?:(?:[A-Z]\.(?:[A-Z]\.)+|[A-Z][\w\u2019'&-]*\b)[ \t]?)+")
 
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had has
-    have having he her here hers herself him himself his how i if in into is it its itself just me more
-    most my myself no nor not now of off on once only or other our ours ourselves out over own same she
-    should so some such than that the their theirs them themselves then there these they this those
-    through to too under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves said says say according new news also one two told report
-    reported reports reuters ap afp mr mrs ms dr week day today yesterday monday tuesday wednesday
-    thursday friday saturday sunday""".split()
+# Attribution, agency, title and date words on top of the English function words. Score's list never
+# held five of those (aren cannot don isn let); they stay out, so its figures stay as measured.
+STOPWORDS = (ENGLISH_STOPWORDS - {"aren", "cannot", "don", "isn", "let"}) | frozenset(
+    """said says say according new news also one two told report reported reports reuters ap afp mr mrs ms dr
+    week day today yesterday monday tuesday wednesday thursday friday saturday sunday""".split()
 )
 
+#: A crude English suffix stripper: enough to match 'strikes'/'struck' no, 'warnings'/'warning' yes.
+stem = suffix_stemmer(DERIVATIONS)
 
-@functools.lru_cache(maxsize=200_000)  # news vocabulary repeats: most calls are hits
-def stem(word: str) -> str:
-    """A crude English suffix stripper: enough to match 'strikes'/'struck' no, 'warnings'/'warning' yes."""
-    for suffix in ("ingly", "edly", "ing", "ies", "ied", "ed", "es", "ly", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
-    return word
-
-
-class _TermCache(dict[str, str]):
-    """word -> its content term ('' for stopwords, figures and single letters), filled on first sight.
-
-    A plain dict lookup per token (the map below runs in C): tokenising is most of scoring's cost."""
-
-    def __missing__(self, word: str) -> str:
-        # 'mh370' and 'g7' are names; '2026' and the parts of '7.1' are figures, left to ``mentions``
-        term = "" if len(word) < 2 or word in STOPWORDS or word.isdigit() else stem(word)
-        if len(self) < 500_000:  # bounded: hostile text cannot grow it forever
-            self[word] = term
-        return term
-
-
-_TERMS = _TermCache()
+# word -> its content term: tokenising is most of scoring's cost.
+_TERMS = TermMap(STOPWORDS, stem)
 _NOTHING = frozenset({""})
 
 

@@ -12,17 +12,11 @@ import re
 import unicodedata
 from functools import lru_cache
 
-STOPWORDS = frozenset(
-    """
-    a about above after again against all also am an and any are aren as at be because been before
-    being below between both but by can cannot could did do does doing don down during each few for
-    from further had has have having he her here hers herself him himself his how i if in into is isn
-    it its itself just let me more most my myself no nor not now of off on once only or other our
-    ours ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were what
-    when where which while who whom why will with would you your yours yourself yourselves
-    says said say told tell according via amid s t ll re ve d m vs one two its it's
-    """.split()
+from tellwell.common.text import ENGLISH_STOPWORDS, PLURALS_AND_VERBS, suffix_stemmer, word_tokens
+
+# Attribution and filler words on top of the English function words.
+STOPWORDS = ENGLISH_STOPWORDS | frozenset(
+    "says said say told tell according via amid s t ll re ve d m vs one two its it's".split()
 )
 
 # Words after which a full stop does not end a sentence (lower case, without the dot).
@@ -89,7 +83,6 @@ _CLICKBAIT = re.compile(
     re.IGNORECASE,
 )
 
-_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?", re.UNICODE)
 _UPPER_WORD = re.compile(r"\b[A-Z]{4,}\b")
 
 
@@ -230,18 +223,8 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in out if s]
 
 
-@lru_cache(maxsize=200_000)
-def stem(token: str) -> str:
-    """Light English folding so that 'killed'/'kills'/'kill' and 'stocks'/'stock' meet."""
-    if len(token) > 4 and token.endswith("ies"):
-        return token[:-3] + "y"
-    if len(token) > 5 and token.endswith("ing"):
-        return token[:-3]
-    if len(token) > 4 and token.endswith("ed"):
-        return token[:-2]
-    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
-        return token[:-1]
-    return token
+#: Light English folding so that 'killed'/'kills'/'kill' and 'stocks'/'stock' meet.
+stem = suffix_stemmer(PLURALS_AND_VERBS)
 
 
 def tokenize(text: str) -> list[str]:
@@ -251,13 +234,7 @@ def tokenize(text: str) -> list[str]:
 
 @lru_cache(maxsize=50_000)  # one story reads each text several times (selection, sentences, category)
 def _tokens(text: str) -> tuple[str, ...]:
-    out: list[str] = []
-    for raw in _WORD.findall(text.lower().replace("\u2019", "'")):
-        token = raw[:-2] if raw.endswith("'s") else raw
-        if token in STOPWORDS or (len(token) < 2 and not token.isdigit()):
-            continue
-        out.append(stem(token))
-    return tuple(out)
+    return tuple(word_tokens(text, STOPWORDS, stem))
 
 
 def clear_caches() -> None:
