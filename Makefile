@@ -7,7 +7,7 @@ UV := .local/tools/bin/uv
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: help install test-tools demo up down status test test-fast lint fmt typecheck contract
+.PHONY: help install test-tools demo up down status test test-fast lint fmt typecheck contract images
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-11s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -74,3 +74,12 @@ typecheck: $(UV) ## mypy (strict on libs/common)
 
 contract: $(UV) ## Regenerate docs/schemas and docs/asyncapi.json (refuses breaking changes)
 	$(UV) run tellwell contract export
+
+# One recipe (deploy/Dockerfile) for the five images; the ports are the services' settings defaults.
+SERVICE_PORTS := gateway:8000 ingest:8001 cluster:8002 summarize:8003 score:8004
+IMAGE_TAG ?= latest
+images: ## Build the five service images (needs a Docker engine)
+	@for sp in $(SERVICE_PORTS); do svc=$${sp%%:*}; port=$${sp##*:}; \
+	  docker build -f deploy/Dockerfile --build-arg SERVICE=$$svc --build-arg PORT=$$port \
+	    --build-arg UV_VERSION=$(UV_VERSION) -t tellwell-$$svc:$(IMAGE_TAG) . || exit 1; \
+	done

@@ -1,5 +1,6 @@
 """docker-compose.yml is consistent with the code: every service built, healthy-gated and configured."""
 
+import re
 import shutil
 import subprocess
 
@@ -17,15 +18,14 @@ def compose() -> dict:
 
 
 class TestCompose:
-    def test_every_service_is_built_from_the_repo_root_with_its_dockerfile(self, compose):
+    def test_every_service_is_built_from_the_repo_root_with_the_one_dockerfile(self, compose):
         for name, port in SERVICES.items():
             build = compose["services"][name]["build"]
             assert build["context"] == "."
-            dockerfile = REPO / build["dockerfile"]
-            assert dockerfile == REPO / "services" / name / "Dockerfile"
-            text = dockerfile.read_text()
-            assert f"tellwell.{name}.app:app" in text
-            assert str(port) in text
+            assert build["dockerfile"] == "deploy/Dockerfile"
+            assert build["args"] == {"SERVICE": name, "PORT": str(port)}
+            assert (REPO / "services" / name / "src" / "tellwell" / name / "app.py").exists()
+        assert compose["services"]["kafka-init"]["build"] == compose["services"]["ingest"]["build"]
 
     def test_every_long_running_container_has_a_healthcheck(self, compose):
         for name, spec in compose["services"].items():
@@ -54,3 +54,15 @@ class TestCompose:
             ["docker", "compose", "config", "-q"], cwd=REPO, capture_output=True, text=True
         )
         assert result.returncode == 0, result.stderr
+
+
+class TestDockerfile:
+    def test_one_recipe_installs_the_makefiles_uv_and_runs_the_chosen_service(self):
+        text = (REPO / "deploy" / "Dockerfile").read_text()
+        makefile = (REPO / "Makefile").read_text()
+        uv = re.search(r"^UV_VERSION := (\S+)$", makefile, re.M).group(1)
+        assert f"ARG UV_VERSION={uv}\n" in text
+        assert '--package="tellwell-${SERVICE}"' in text
+        assert "exec uvicorn tellwell.${TELLWELL_SERVICE}.app:app" in text
+        assert "TELLWELL_SERVICE=${SERVICE} TELLWELL_PORT=${PORT}" in text
+        assert not list(REPO.glob("services/*/Dockerfile"))  # no copies left to drift
