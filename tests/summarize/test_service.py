@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry
 from tellwell.common.events import GroundedSentence, StorySummary
 from tellwell.common.kafka import consumer_options, ensure_topics, make_broker
 from tellwell.common.settings import KafkaSettings
-from tellwell.common.testing import make_story_cluster
+from tellwell.common.testing import make_story_cluster, make_story_summary
 from tellwell.common.topics import TopicSpec, dlq_name
-from tellwell.summarize import repository
+from tellwell.summarize import pipeline, repository
 from tellwell.summarize.handlers import kafka_publisher, make_router
 from tellwell.summarize.pipeline import Summarizer
 from tellwell.summarize.settings import Settings
@@ -247,6 +247,59 @@ class TestPipeline:
         assert stored["method"] == "llm:fake"
         await summarizer.stop()
 
+    async def test_a_late_rewrite_of_an_older_version_never_replaces_a_newer_summary(
+        self, mongo_db, make_summarizer, clock
+    ):
+        # The rewrite of v3 decides to store while v3 is the stored version, but its write lands
+        # after v4 was summarised and stored: the stored summary must stay at v4.
+        await store_quake(mongo_db)
+        release = asyncio.Event()
+        db = LateRewrites(mongo_db)
+        out = Published()
+        summarizer = Summarizer(db, out, Settings(replica_id="r1", debounce_s=2.0), clock=clock)
+        summarizer.improver = HeldModel(release)
+        await summarizer.accept([cluster(3)])
+        await summarizer.flush_once()  # v3 stored and published, its rewrite started
+        clock.advance(5)
+        await summarizer.accept([cluster(4)])
+
+        release.set()
+        await asyncio.wait_for(db.arrived.wait(), 5)  # the rewrite of v3 is on its way to the store
+        flush = asyncio.create_task(summarizer.flush_once())
+        await wait_for_events(out, 2, within_s=1.0, required=False)  # v4 stored (unless it waits)
+        db.gate.set()
+        await asyncio.wait_for(flush, 5)
+        await asyncio.wait_for(asyncio.gather(*summarizer._background), 5)
+
+        stored = await mongo_db.story_summaries.find_one({"_id": "quake"})
+        assert stored["version"] == 4
+        assert StorySummary.model_validate_json(stored["event"]).version == 4
+        versions = [e.version for e in out.events]
+        assert versions[versions.index(4) :] == [4]  # nothing older published after v4
+        await summarizer.stop()
+
+    async def test_a_rewrite_finished_after_a_newer_version_is_stored_is_dropped(
+        self, mongo_db, make_summarizer, clock
+    ):
+        await store_quake(mongo_db)
+        release = asyncio.Event()
+        out = Published()
+        summarizer = make_summarizer(out)
+        summarizer.improver = HeldModel(release)
+        await summarizer.accept([cluster(3)])
+        await summarizer.flush_once()
+        clock.advance(5)
+        await summarizer.accept([cluster(4)])
+        await summarizer.flush_once()  # v4 stored and published; the rewrite of v3 still running
+
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*summarizer._background), 5)
+
+        stored = await mongo_db.story_summaries.find_one({"_id": "quake"})
+        assert (stored["version"], stored["method"]) == (4, "extractive-v1")
+        assert [e.version for e in out.events] == [3, 4]
+        await summarizer.stop()
+
     async def test_a_version_accepted_while_the_previous_one_is_summarised_stays_pending(
         self, mongo_db, make_summarizer, monkeypatch
     ):
@@ -327,14 +380,115 @@ class TestPipeline:
             await summarizer.stop()
             flusher.cancel()
 
+    async def test_idle_records_are_forgotten_past_the_bound_and_read_again(
+        self, mongo_db, make_summarizer, clock, monkeypatch
+    ):
+        monkeypatch.setattr(pipeline, "MAX_RECORDS", 1)
+        await store_quake(mongo_db)
+        summarizer = make_summarizer(out := Published())
+        await summarizer.accept([cluster(1), cluster(1, story_id="other")])
+        await summarizer.flush_once()
+        clock.advance(5)
 
-async def wait_for_events(out, n):
-    """Up to 5 s for ``n`` events to have been published."""
-    for _ in range(250):
+        await summarizer.accept([cluster(1, story_id="third")])  # over the bound: idle ones go
+        assert set(summarizer._stories) == {"third"}
+        await summarizer.accept([cluster(1)])  # forgotten, so read again: still stale
+        await summarizer.flush_once()
+
+        assert sorted(e.story_id for e in out.events) == ["other", "quake", "third"]
+        assert await mongo_db.summary_pending.count_documents({}) == 0
+
+
+@pytest.mark.mongo
+class TestStoreSummary:
+    async def test_a_summary_never_replaces_a_newer_or_equal_one(self, mongo_db):
+        now = T0
+        store = repository.store_summary
+        assert await store(mongo_db, make_story_summary(version=4), now=now)
+        assert not await store(mongo_db, make_story_summary(version=3), now=now)
+        assert not await store(mongo_db, make_story_summary(version=4), now=now)  # a redelivery
+        assert await store(mongo_db, make_story_summary(version=5), now=now)
+        assert (await mongo_db.story_summaries.find_one({"_id": "story-1"}))["version"] == 5
+
+    async def test_a_rewrite_replaces_only_the_extractive_summary_of_its_version(self, mongo_db):
+        now = T0
+        store = repository.store_summary
+        await store(mongo_db, make_story_summary(version=4), now=now)
+        assert not await store(mongo_db, make_story_summary(version=3, method="llm:m"), now=now)
+        assert not await store(mongo_db, make_story_summary(version=5, method="llm:m"), now=now)
+        assert await store(mongo_db, make_story_summary(version=4, method="llm:m"), now=now)
+        assert not await store(mongo_db, make_story_summary(version=4, method="llm:other"), now=now)
+        assert not await store(mongo_db, make_story_summary(version=4), now=now)  # never the reverse
+        stored = await mongo_db.story_summaries.find_one({"_id": "story-1"})
+        assert (stored["version"], stored["method"]) == (4, "llm:m")
+
+
+async def wait_for_events(out, n, within_s=5.0, required=True):
+    """Up to ``within_s`` for ``n`` events to have been published."""
+    for _ in range(int(within_s / 0.02)):
         if len(out.events) >= n:
             return
         await asyncio.sleep(0.02)
-    raise AssertionError(f"{len(out.events)} of {n} events published")
+    if required:
+        raise AssertionError(f"{len(out.events)} of {n} events published")
+
+
+class HeldModel:
+    """A language model that answers once ``release`` is set, with a rewrite of ``versions`` only
+    (it declines the others, so the stored summary shows which rewrite landed)."""
+
+    def __init__(self, release: asyncio.Event, versions=frozenset({3})) -> None:
+        self.release = release
+        self.versions = versions
+
+    async def improve(self, summary, articles):
+        await self.release.wait()
+        if summary.version not in self.versions:
+            return None
+        sentence = GroundedSentence(text=f"Rewrite of v{summary.version}.", article_ids=["a-reuters"])
+        return summary.model_copy(
+            update={"event_id": uuid.uuid4(), "summary": [sentence], "method": "llm:fake"}
+        )
+
+
+class LateRewrites:
+    """The database, except that a language-model summary's write to ``story_summaries`` is held
+    at the store's door (``arrived``) until ``gate`` opens: its decision to write is taken, the
+    write lands late. Every other read and write goes through at once."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+        self.arrived = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+    def __getitem__(self, name):
+        collection = self.db[name]
+        return _HeldWrites(collection, self) if name == repository.SUMMARIES else collection
+
+
+class _HeldWrites:
+    WRITES = ("replace_one", "update_one", "find_one_and_replace", "find_one_and_update")
+
+    def __init__(self, collection, owner: LateRewrites) -> None:
+        self.collection = collection
+        self.owner = owner
+
+    def __getattr__(self, name):
+        method = getattr(self.collection, name)
+        if name not in self.WRITES:
+            return method
+
+        async def held(filter, document, *args, **kwargs):
+            fields = document.get("$set", document)
+            if str(fields.get("method", "")).startswith("llm:"):
+                self.owner.arrived.set()
+                await self.owner.gate.wait()
+            return await method(filter, document, *args, **kwargs)
+
+        return held
 
 
 @pytest.mark.mongo
@@ -398,7 +552,12 @@ class TestOnTheRealBroker:
             await reader.start()
             await service.publish(event, source, key=b"quake")
             await wait_for_first()
-            stored = await mongo_db.story_summaries.find_one({"_id": "quake"})
+            # stored and published concurrently: the event may arrive before the write completes
+            for _ in range(250):
+                if stored := await mongo_db.story_summaries.find_one({"_id": "quake"}):
+                    break
+                await asyncio.sleep(0.02)
+            assert stored is not None
             await service.publish(event, source, key=b"quake")  # delivered a second time
             await asyncio.sleep(2)
             await summarizer.stop()

@@ -1,19 +1,29 @@
 """The summarize pipeline: accept ``story.cluster`` events, debounce per story, summarise, store,
 emit ``story.summary``.
 
-Delivery is at-least-once end to end. ``accept`` makes each event durable as the story's pending
-document (``summary_pending``, one per story, newest version wins) before the handler returns and
-Kafka commits the offset. A background flusher summarises due stories: summary stored, published,
-then the pending document cleared. A crash anywhere leaves the pending document, so the work is
-redone; a summary already stored for that version is re-emitted unchanged (same ``event_id``).
+Delivery is at-least-once end to end. ``accept`` makes each event durable as a pending document
+(``summary_pending``, one immutable document per story and version, see ``repository``) before the
+handler returns and Kafka commits the offset. A background flusher summarises due stories:
+summary stored, published, then the story's pending versions cleared. A crash anywhere leaves the
+pending documents, so the work is redone; a summary already stored for that version is re-emitted
+unchanged (same ``event_id``).
+
+What the replica knows of each story is one record (``StoryWork``): its queued work (due time,
+version, merge redirect, the accepted event, its pending versions), failures and back-off, when it
+was last summarised, whether it is being summarised or rewritten. The durable part is the store's.
 
 Debounce: a story is summarised at most once per ``debounce_s`` and always after its last change
-(the pending document keeps its due time while newer versions replace its content, so a story
-that keeps changing is still summarised every interval rather than starved).
+(queued work keeps its due time while newer versions replace its content, so a story that keeps
+changing is still summarised every interval rather than starved).
 
-Two replicas: each flushes only the stories whose pending document it wrote (its partitions), and
-takes over another replica's story only when it is ``takeover_s`` overdue (that replica is gone).
-Both writing the same version is harmless: summaries are version-checked and deterministic.
+Two replicas: each flushes only the stories whose pending documents it wrote (its partitions),
+and takes over another replica's story only when it is ``takeover_s`` overdue (that replica is
+gone). Both writing the same version is harmless: summaries are version-checked and deterministic.
+
+The language-model rewrite runs in the background after its version is out. Its write is
+version-guarded (it replaces the extractive summary of its own version only), and a story's writes
+and their publishing are one at a time in a replica, so a rewrite of v3 finishing after v4 was
+stored neither stores nor publishes anything older than v4.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import socket
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -62,6 +73,57 @@ class Improver(Protocol):
     async def improve(self, summary: StorySummary, articles: Sequence[Article]) -> StorySummary | None: ...
 
 
+# Records kept in memory before the idle ones are forgotten (a forgotten story is read again).
+MAX_RECORDS = 200_000
+
+
+@dataclass(eq=False, slots=True)
+class StoryWork:
+    """What this replica knows of one story; the durable part is in the store (its pending
+    documents and its summary). Queued while ``due`` is set."""
+
+    story_id: str
+    # The newest version this replica made durable (pending or stored): an event at or below it
+    # is skipped without a read. 0: not known (``accept`` reads the stored summary).
+    known: int = 0
+    # The newest version processed (so a stale scan does not redo it).
+    done: int = 0
+    # Queued work: when it falls due, the version, whether it is a merge redirect, the accepted
+    # event (None when adopted by a scan: the pending document is read instead).
+    due: datetime | None = None
+    version: int = 0
+    merged: bool = False
+    event: StoryCluster | None = None
+    # The pending versions this replica knows (deleted once the queued version is summarised).
+    pending: set[int] = field(default_factory=set)
+    attempts: int = 0  # failures of the queued version
+    retry_at: datetime | None = None
+    last_done: datetime | None = None  # when this replica last summarised it
+    in_flight: bool = False
+    rewrites: int = 0  # language-model rewrites running
+    # The story's summary writes, each with its publishing, one at a time: the store and the
+    # topic see its versions in the same order.
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def queue(self, due: datetime, version: int, merged: bool, event: StoryCluster | None) -> None:
+        if version != self.version:
+            self.attempts = 0  # a new version starts with none
+        self.due, self.version, self.merged, self.event = due, version, merged, event
+
+    def unqueue(self) -> None:
+        self.due, self.event = None, None
+
+    @property
+    def idle(self) -> bool:
+        return (
+            self.due is None
+            and not self.in_flight
+            and not self.rewrites
+            and not self.pending
+            and not self.writing.locked()
+        )
+
+
 class Summarizer:
     """The service's core, independent of Kafka: tests drive it directly."""
 
@@ -92,25 +154,36 @@ class Summarizer:
         # idle_scan_max_s while scans find nothing this replica does not hold (an idle service).
         self._scan_interval = config.flush_interval_s
         self._stopping = False
-        self._in_flight: set[str] = set()
-        self._last_done: dict[str, datetime] = {}
-        self._attempts: dict[tuple[str, int], int] = {}
-        self._retry_at: dict[str, datetime] = {}
-        # This replica's queued stories: due time, version, merge redirect (mirrors its pending docs).
-        self._due: dict[str, tuple[datetime, int, bool]] = {}
-        # The newest version this replica made durable per story (pending or stored): accepting a
-        # version needs no reads for a story it already handles.
-        self._known: dict[str, int] = {}
-        # The newest version processed per story (so a stale scan does not redo it).
-        self._done: dict[str, int] = {}
+        # One record per story this replica knows; ``_queued`` indexes those with work queued
+        # (the flusher looks at these only).
+        self._stories: dict[str, StoryWork] = {}
+        self._queued: dict[str, StoryWork] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._events: dict[str, StoryCluster] = {}  # the accepted event of each queued story
-        # The pending versions of each story this replica knows (to delete once summarised).
-        self._pending_versions: dict[str, set[int]] = {}
         self._articles: OrderedDict[str, repo.Doc] = OrderedDict()
         self._sources: dict[str, tuple[datetime, Source | None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._semaphore = asyncio.Semaphore(config.concurrency)
+
+    def _story(self, story_id: str) -> StoryWork:
+        story = self._stories.get(story_id)
+        if story is None:
+            story = self._stories[story_id] = StoryWork(story_id)
+        return story
+
+    def _queue(
+        self, story: StoryWork, due: datetime, version: int, merged: bool, event: StoryCluster | None
+    ) -> None:
+        story.queue(due, version, merged, event)
+        self._queued[story.story_id] = story
+
+    def _unqueue(self, story: StoryWork) -> None:
+        story.unqueue()
+        self._queued.pop(story.story_id, None)
+
+    def _forget_idle(self) -> None:
+        """Bounded memory: drop the records of stories with nothing queued or running."""
+        for story_id in [s for s, story in self._stories.items() if story.idle]:
+            del self._stories[story_id]
 
     # ------------------------------------------------------------ accepting events
 
@@ -125,25 +198,27 @@ class Summarizer:
             if e.story_id not in newest or e.version > newest[e.story_id].version:
                 newest[e.story_id] = e
         SKIPPED.labels("superseded_in_batch").inc(len(events) - len(newest))
-        unknown = [s for s in newest if s not in self._known]
+        if len(self._stories) > MAX_RECORDS:  # bounded memory; a forgotten story is simply read again
+            self._forget_idle()
+        unknown = [s for s in newest if s not in self._stories or not self._stories[s].known]
         stored = dict(
             zip(unknown, await asyncio.gather(*(repo.get_summary(self.db, s) for s in unknown)), strict=True)
         )
         now = self.clock()
         accepted: list[tuple[StoryCluster, datetime]] = []
-        for story, event in newest.items():
-            if event.version <= self._known.get(story, 0):
+        for story_id, event in newest.items():
+            story = self._stories.get(story_id)
+            if story is not None and event.version <= story.known:
                 SKIPPED.labels("stale").inc()  # this replica already has it pending or stored
                 continue
-            summary = stored.get(story)
+            summary = stored.get(story_id)
             if summary is not None and summary[0].version >= event.version:
                 SKIPPED.labels("stale").inc()
                 continue
-            queued = self._due.get(story)
             if event.merged_into is not None:
                 due = now  # the survivor's readers need the redirect now
-            elif queued is not None:
-                due = queued[0]
+            elif story is not None and story.due is not None:
+                due = story.due
             elif summary is not None:
                 due = max(now, summary[1] + self.debounce)
             else:
@@ -152,25 +227,19 @@ class Summarizer:
         await repo.put_pending(
             self.db, [repo.pending_doc(e, owner=self.replica, due_at=d, now=now) for e, d in accepted]
         )
-        if len(self._known) > 200_000:  # bounded memory; a forgotten story is simply read again
-            self._known.clear()
         for event, due in accepted:
-            story = event.story_id
-            self._known[story] = event.version
-            self._due[story] = (due, event.version, event.merged_into is not None)
-            self._events[story] = event
-            self._pending_versions.setdefault(story, set()).add(event.version)
+            story = self._story(event.story_id)
+            story.known = event.version
+            self._queue(story, due, event.version, event.merged_into is not None, event)
+            story.pending.add(event.version)
         self._scan_interval = self.config.flush_interval_s  # busy again: scan at the short interval
         self._wake.set()
 
-    async def _clear(self, story_id: str, version: int) -> None:
+    async def _clear(self, story: StoryWork, version: int) -> None:
         """Delete the pending documents of ``version`` and of the older versions this replica knows."""
-        known = self._pending_versions.get(story_id, set())
-        done = {v for v in known if v <= version} | {version}
-        await repo.clear_pending(self.db, [repo.pending_id(story_id, v) for v in sorted(done)])
-        known -= done
-        if not known:
-            self._pending_versions.pop(story_id, None)
+        done = {v for v in story.pending if v <= version} | {version}
+        await repo.clear_pending(self.db, [repo.pending_id(story.story_id, v) for v in sorted(done)])
+        story.pending -= done
 
     # ------------------------------------------------------------ the flusher
 
@@ -191,7 +260,7 @@ class Summarizer:
             try:
                 if self.clock() >= next_scan:
                     adopted = await self._scan()
-                    if adopted or self._due:
+                    if adopted or self._queued:
                         self._scan_interval = self.config.flush_interval_s
                     else:
                         self._scan_interval = min(2 * self._scan_interval, self.config.idle_scan_max_s)
@@ -231,125 +300,113 @@ class Summarizer:
         another replica's that are ``takeover_s`` overdue (that replica is gone). Returns how many."""
         now = self.clock()
         takeover = timedelta(seconds=self.config.takeover_s)
-        newest: dict[str, repo.Doc] = {}
-        versions: dict[str, set[int]] = {}
-        for doc in await repo.all_pending(self.db):
-            story = doc.get("story_id")
-            if not isinstance(story, str):
-                continue  # not a per-version document
-            versions.setdefault(story, set()).add(int(doc["version"]))
-            if story not in newest or doc["version"] > newest[story]["version"]:
-                newest[story] = doc
         adopted = 0
-        for story, doc in newest.items():
-            version = int(doc["version"])
-            if story in self._due or story in self._in_flight or self._done.get(story, 0) >= version:
+        for pending in await repo.pending_stories(self.db):
+            story = self._stories.get(pending.story_id)
+            if story is not None and (
+                story.due is not None or story.in_flight or story.done >= pending.version
+            ):
                 continue  # held already, or a stale read of work just finished
-            if doc.get("owner") == self.replica or doc["due_at"] + takeover < now:
-                self._due[story] = (doc["due_at"], version, bool(doc.get("merged")))
-                self._pending_versions.setdefault(story, set()).update(versions[story])
+            if pending.owner == self.replica or pending.due_at + takeover < now:
+                story = self._story(pending.story_id)
+                self._queue(story, pending.due_at, pending.version, pending.merged, None)
+                story.pending.update(pending.versions)
                 adopted += 1
         return adopted
 
-    def _when(self, story: str) -> datetime:
+    def _when(self, story: StoryWork) -> datetime:
         """When a queued story may run: its due time, after its retry back-off, and (unless it is a
         merge redirect) at least ``debounce_s`` after its last summary."""
-        due, _, merged = self._due[story]
-        retry = self._retry_at.get(story)
-        if retry is not None and retry > due:
-            due = retry
-        last = self._last_done.get(story)
-        if last is not None and not merged and last + self.debounce > due:
+        assert story.due is not None
+        due = story.due
+        if story.retry_at is not None and story.retry_at > due:
+            due = story.retry_at
+        last = story.last_done
+        if last is not None and not story.merged and last + self.debounce > due:
             due = last + self.debounce
         return due
 
     def _upcoming(self) -> list[datetime]:
-        return [self._when(s) for s in self._due if s not in self._in_flight]
+        return [self._when(s) for s in self._queued.values() if not s.in_flight]
 
     def _start_due(self) -> list[asyncio.Task[StorySummary | None]]:
         now = self.clock()
         started = []
-        for story in [s for s in self._due if s not in self._in_flight and self._when(s) <= now]:
-            self._in_flight.add(story)
+        for story in [s for s in self._queued.values() if not s.in_flight and self._when(s) <= now]:
+            story.in_flight = True
             task = asyncio.create_task(self._guarded(story))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started.append(task)
         return started
 
-    async def _guarded(self, story_id: str) -> StorySummary | None:
-        queued_version = self._due[story_id][1]
+    async def _guarded(self, story: StoryWork) -> StorySummary | None:
+        queued_version = story.version
         try:
             async with self._semaphore:
-                result = await self.process(story_id)
-            self._finished(story_id, queued_version)
+                result = await self.process(story.story_id)
+            self._finished(story, queued_version)
             return result
         except RETRYABLE as exc:
-            log.warning("story %s: store or broker unavailable (%s), will retry", story_id, exc)
+            log.warning("story %s: store or broker unavailable (%s), will retry", story.story_id, exc)
             # Not an attempt, but no hot loop either.
-            self._retry_at[story_id] = self.clock() + timedelta(seconds=self.config.flush_interval_s)
+            story.retry_at = self.clock() + timedelta(seconds=self.config.flush_interval_s)
             return None
         except Exception as exc:
-            await self._failed(story_id, exc)
+            await self._failed(story, exc)
             return None
         finally:
-            self._in_flight.discard(story_id)
+            story.in_flight = False
             self._wake.set()  # a newer version may have queued up meanwhile
 
-    def _finished(self, story_id: str, version: int) -> None:
+    def _finished(self, story: StoryWork, version: int) -> None:
         """Forget the queued work unless a newer version was accepted while it ran."""
-        queued = self._due.get(story_id)
-        if queued is not None and queued[1] <= max(version, self._done.get(story_id, 0)):
-            del self._due[story_id]
-            self._events.pop(story_id, None)
+        if story.due is not None and story.version <= max(version, story.done):
+            self._unqueue(story)
 
-    async def _failed(self, story_id: str, exc: Exception) -> None:
-        queued = self._due.get(story_id)
-        version = queued[1] if queued else 0
-        key = (story_id, version)
-        self._attempts[key] = self._attempts.get(key, 0) + 1
-        final = self._attempts[key] >= self.config.max_attempts
+    async def _failed(self, story: StoryWork, exc: Exception) -> None:
+        version = story.version if story.due is not None else 0
+        story.attempts += 1
+        attempts = story.attempts
+        final = attempts >= self.config.max_attempts
         FAILURES.labels(str(final).lower()).inc()
-        self._retry_at.pop(story_id, None)
+        story.retry_at = None
         if final:
-            log.error(
-                "story %s v%s dropped after %d attempts: %r", story_id, version, self._attempts[key], exc
-            )
-            await self._clear(story_id, version)
-            self._attempts.pop(key, None)
-            self._finished(story_id, version)
+            log.error("story %s v%s dropped after %d attempts: %r", story.story_id, version, attempts, exc)
+            await self._clear(story, version)
+            story.attempts = 0
+            self._finished(story, version)
         else:
             # Back off: a member article may not be readable yet, and a hot loop helps nobody.
-            delay = min(self.config.retry_backoff_s * 2 ** (self._attempts[key] - 1), 300.0)
-            self._retry_at[story_id] = self.clock() + timedelta(seconds=delay)
-            log.warning("story %s v%s failed (attempt %d): %r", story_id, version, self._attempts[key], exc)
+            delay = min(self.config.retry_backoff_s * 2 ** (attempts - 1), 300.0)
+            story.retry_at = self.clock() + timedelta(seconds=delay)
+            log.warning("story %s v%s failed (attempt %d): %r", story.story_id, version, attempts, exc)
 
     async def process(self, story_id: str) -> StorySummary | None:
-        """Summarise the story's pending version, store it, emit it, clear the pending document."""
+        """Summarise the story's queued version, store it, emit it, clear its pending documents."""
         started = self.clock()
+        story = self._stories[story_id]
         # The accepted event is in memory: its members are read while the pending document and the
         # stored summary are (one round trip instead of two before the summarising starts).
-        version = self._due[story_id][1]
-        hint = self._events.get(story_id)
-        if hint is not None and hint.version != version:
-            hint = None
+        version = story.version
+        hint = story.event if story.event is not None and story.event.version == version else None
         cluster, stored, prefetched = await asyncio.gather(
             repo.load_pending(self.db, story_id, version),
             repo.get_summary(self.db, story_id),
             self.articles(hint) if hint is not None else asyncio.sleep(0, None),
         )
         if cluster is None:  # done meanwhile (by another replica that took it over)
-            self._done[story_id] = max(self._done.get(story_id, 0), version)
+            story.done = max(story.done, version)
             return None
         previous = stored[0] if stored else None
-        self._done[story_id] = cluster.version
+        story.done = cluster.version
         if previous is not None and previous.version > cluster.version:
-            await self._clear(story_id, cluster.version)
+            await self._clear(story, cluster.version)
             return None
         if previous is not None and previous.version == cluster.version:
             # Stored before a crash, perhaps never published: emit it again, unchanged.
             await self.publish([previous])
-            await self._clear(story_id, cluster.version)
+            await self._clear(story, cluster.version)
             return previous
         if prefetched is not None:
             articles = prefetched
@@ -365,23 +422,27 @@ class Summarizer:
         # is re-emitted unchanged by the retry; one published but not stored is summarised again
         # (same version; subscribers keep the first of a version). The previous version was read
         # just now, so the store only loses to another replica's newer summary (then the older
-        # one published here is ignored downstream as stale).
-        outcomes = await asyncio.gather(
-            repo.store_summary(self.db, summary, now=self.clock(), current=current),
-            self.publish([summary]),
-            return_exceptions=True,  # both finish before a failure propagates: no store left running
-        )
+        # one published here is ignored downstream as stale). This replica's other writer of the
+        # story, the rewrite of an older version, stores under the same lock; what it may have
+        # stored since the read is older than this summary, which outranks it.
+        async with story.writing:
+            outcomes = await asyncio.gather(
+                repo.store_summary(self.db, summary, now=self.clock(), current=current),
+                self.publish([summary]),
+                return_exceptions=True,  # both finish before a failure propagates: no store left running
+            )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
         SUMMARIES.labels(summary.method).inc()
-        await self._clear(story_id, cluster.version)
-        self._last_done[story_id] = self.clock()
-        self._retry_at.pop(story_id, None)
-        self._attempts.pop((story_id, cluster.version), None)
+        await self._clear(story, cluster.version)
+        story.last_done = self.clock()
+        story.retry_at = None
+        story.attempts = 0
         LATENCY.observe((self.clock() - started).total_seconds())
         if self.improver is not None and summary.merged_into is None:
-            task = asyncio.create_task(self._improve(summary, articles))
+            story.rewrites += 1
+            task = asyncio.create_task(self._improve(story, summary, articles))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         return summary
@@ -400,20 +461,30 @@ class Summarizer:
             EMBED_LATENCY.observe(time.perf_counter() - started)
         return domain.summarize(cluster, articles, model=self.model, vectors=vectors, prepared=draft)
 
-    async def _improve(self, summary: StorySummary, articles: Sequence[Article]) -> None:
-        """The language-model rewrite, after the extractive summary is out; any failure keeps it."""
+    async def _improve(self, story: StoryWork, summary: StorySummary, articles: Sequence[Article]) -> None:
+        """The language-model rewrite, after the extractive summary is out; any failure keeps it.
+
+        Stored only over the extractive summary of its own version (``repo.outranks``: the stored
+        version is read again here, under the story's write lock, so the flusher cannot store a
+        newer version between that read and this write) and published only if stored, before the
+        lock is released: a newer version stays, and nothing older is published after it."""
         assert self.improver is not None
         try:
             better = await self.improver.improve(summary, articles)
-            if better is not None and await repo.store_summary(self.db, better, now=self.clock()):
-                await self.publish([better])
-                SUMMARIES.labels("llm").inc()
+            if better is None:
+                return
+            async with story.writing:
+                if await repo.store_summary(self.db, better, now=self.clock()):
+                    await self.publish([better])
+                    SUMMARIES.labels("llm").inc()
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception(
                 "story %s: language-model rewrite failed; extractive summary stands", summary.story_id
             )
+        finally:
+            story.rewrites -= 1
 
     # ------------------------------------------------------------ reading members
 

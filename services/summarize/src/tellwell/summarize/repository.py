@@ -1,8 +1,10 @@
 """Every MongoDB query of the summarize service.
 
-Owned here: ``summary_pending`` (the latest unsummarised ``story.cluster`` of each story, so that
-debounced work survives a crash) and ``story_summaries`` (the latest summary of each story, with
-the exact event that was emitted, so a crash between store and publish re-emits it unchanged).
+Owned here: ``summary_pending`` (the unsummarised ``story.cluster`` versions of each story, one
+immutable document per version, so that debounced work survives a crash; read back as one
+``PendingStory`` per story) and ``story_summaries`` (the latest summary of each story, with the
+exact event that was emitted, so a crash between store and publish re-emits it unchanged; a write
+never puts back an older version).
 Read here, owned by ingest: ``articles`` (``_id`` = article id) and ``sources`` (``_id`` = domain).
 
 FerretDB notes: nested arrays cannot be stored, so events are kept as JSON strings; ``_id``
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -79,9 +82,41 @@ async def put_pending(db: DB, docs: Sequence[Doc]) -> None:
             raise
 
 
-async def all_pending(db: DB, limit: int = 5000) -> list[Doc]:
-    """Every pending version (a small collection: versions drop out once summarised)."""
-    return [d async for d in db[PENDING].find({}, {"cluster": 0}).limit(limit)]
+@dataclass(frozen=True, slots=True)
+class PendingStory:
+    """A story's pending work as stored: its newest pending version (owner, due time, merge
+    redirect) and every pending version (all deleted once the newest is summarised)."""
+
+    story_id: str
+    version: int
+    owner: str | None
+    due_at: datetime
+    merged: bool
+    versions: frozenset[int]
+
+
+async def pending_stories(db: DB, limit: int = 5000) -> list[PendingStory]:
+    """The pending work of each story (a small collection: versions drop out once summarised)."""
+    newest: dict[str, Doc] = {}
+    versions: dict[str, set[int]] = {}
+    async for doc in db[PENDING].find({}, {"cluster": 0}).limit(limit):
+        story = doc.get("story_id")
+        if not isinstance(story, str):
+            continue  # not a per-version document
+        versions.setdefault(story, set()).add(int(doc["version"]))
+        if story not in newest or doc["version"] > newest[story]["version"]:
+            newest[story] = doc
+    return [
+        PendingStory(
+            story_id=story,
+            version=int(doc["version"]),
+            owner=doc.get("owner"),
+            due_at=doc["due_at"],
+            merged=bool(doc.get("merged")),
+            versions=frozenset(versions[story]),
+        )
+        for story, doc in newest.items()
+    ]
 
 
 async def load_pending(db: DB, story_id: str, version: int) -> StoryCluster | None:
@@ -97,17 +132,26 @@ async def clear_pending(db: DB, ids: Sequence[str]) -> None:
 # ---------------------------------------------------------------- summaries
 
 
-async def summary_version(db: DB, story_id: str) -> int:
-    doc = await db[SUMMARIES].find_one({"_id": story_id}, {"version": 1})
-    return int(doc["version"]) if doc else 0
-
-
 async def get_summary(db: DB, story_id: str) -> tuple[StorySummary, datetime] | None:
     """The stored summary event (exactly as emitted) and when it was stored."""
     doc = await db[SUMMARIES].find_one({"_id": story_id})
     if doc is None:
         return None
     return StorySummary.model_validate_json(doc["event"]), doc["updated_at"]
+
+
+def is_rewrite(method: str) -> bool:
+    """A language-model summary (``llm:<model>``)."""
+    return method.startswith("llm:")
+
+
+def outranks(summary: StorySummary, current: tuple[int, str] | None) -> bool:
+    """Whether ``summary`` may replace the stored (version, method): an extractive summary replaces
+    an older version only; a language-model rewrite replaces the extractive summary of its own
+    version only (never a newer version, never the reverse)."""
+    if is_rewrite(summary.method):
+        return current is not None and current[0] == summary.version and not is_rewrite(current[1])
+    return current is None or current[0] < summary.version
 
 
 async def store_summary(
@@ -117,21 +161,18 @@ async def store_summary(
     now: datetime,
     current: tuple[int, str] | Literal["read"] | None = "read",
 ) -> bool:
-    """Store unless a newer version is already stored (or the same version by a better method:
-    a language-model summary replaces the extractive one of its version, never the reverse).
+    """Store ``summary`` if it ``outranks`` the stored one; returns whether it did.
 
-    ``current`` is the stored (version, method) when the caller has just read it, saving a read."""
+    ``current`` is the stored (version, method) when the caller has just read it, saving a read.
+    The check and the write are two round trips: FerretDB pushes down an ``_id``-only filter alone
+    (a conditional ``replace_one({_id, version})`` scans the collection) and its conditional writes
+    are a read then a write by ``_id`` anyway. So no other write of the story may land between the
+    check and the write: the pipeline makes one story's writes one at a time."""
     if current == "read":
-        doc = await db[SUMMARIES].find_one({"_id": summary.story_id}, {"version": 1, "method": 1})
-        current = (int(doc["version"]), str(doc.get("method", ""))) if doc else None
-    if current is not None:
-        version, method = current
-        if version > summary.version:
-            return False
-        if version == summary.version and not (
-            summary.method.startswith("llm:") and not method.startswith("llm:")
-        ):
-            return False
+        found = await db[SUMMARIES].find_one({"_id": summary.story_id}, {"version": 1, "method": 1})
+        current = (int(found["version"]), str(found.get("method", ""))) if found else None
+    if not outranks(summary, current):
+        return False
     doc = {
         "_id": summary.story_id,
         "version": summary.version,
