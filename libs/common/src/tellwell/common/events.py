@@ -198,11 +198,28 @@ class Gap(Model):
     article_ids: list[str] = Field(default_factory=list)
 
 
+REWRITE_PREFIX = "llm:"
+
+
+def is_rewrite(method: str) -> bool:
+    """A language-model rewrite of a summary (method ``llm:<model>``), not the extractive summary."""
+    return method.startswith(REWRITE_PREFIX)
+
+
+def summary_rank(version: int, method: str) -> tuple[int, int]:
+    """How the summaries of one story order, for every service: by the cluster version summarised,
+    then a language-model rewrite above the extractive summary of the same version (never the
+    reverse). Summarize stores by it; score derives its view versions from it."""
+    return version, int(is_rewrite(method))
+
+
 class StorySummary(Event):
     """The neutral account of a story. Emitted by **summarize**.
 
     Topic ``story.summary`` (compacted), key ``story_id``. ``version`` is the ``story.cluster``
-    version that was summarised; a summary of an older version never replaces a newer one.
+    version that was summarised; a summary of an older version never replaces a newer one, and a
+    rewrite (``method`` ``llm:*``) ranks above the extractive summary of its version
+    (``summary_rank``).
     """
 
     type: Literal[Topic.story_summary] = Topic.story_summary
@@ -350,6 +367,7 @@ def parse_event(data: bytes | str) -> RawArticle | StoryCluster | StorySummary |
 __all__ = [
     "EVENT_ADAPTER",
     "EVENT_BY_TOPIC",
+    "REWRITE_PREFIX",
     "AnyEvent",
     "ArticleRef",
     "Blindspot",
@@ -370,5 +388,7 @@ __all__ = [
     "StoryCluster",
     "StoryScored",
     "StorySummary",
+    "is_rewrite",
     "parse_event",
+    "summary_rank",
 ]

@@ -29,6 +29,7 @@ from tellwell.common.events import (
     RelatedStory,
     StoryScored,
     StorySummary,
+    summary_rank,
 )
 from tellwell.common.sources import Source
 from tellwell.score.corroboration import (
@@ -591,8 +592,8 @@ def view_version(cluster_version: int, params: ScoreParams, method: str = "") ->
     higher one, the ``llm:`` rewrite of a version one above its extractive summary (never the
     reverse, as summarize stores them), and a scorer release with a higher ``revision`` (1..49)
     re-scores every story on a replay."""
-    step = LLM_VERSION_STEP if method.startswith("llm:") else 0
-    return cluster_version * 100 + step + params.revision
+    _, rewrite = summary_rank(cluster_version, method)
+    return cluster_version * 100 + LLM_VERSION_STEP * rewrite + params.revision
 
 
 def enrich_related(

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from tellwell.common.events import Lean, StoryCluster, StorySummary
+from tellwell.common.events import Lean, StoryCluster, StorySummary, is_rewrite, summary_rank
 from tellwell.common.mongo import find_by_ids
 from tellwell.common.sources import Source
 from tellwell.summarize.domain import Article
@@ -140,18 +140,15 @@ async def get_summary(db: DB, story_id: str) -> tuple[StorySummary, datetime] | 
     return StorySummary.model_validate_json(doc["event"]), doc["updated_at"]
 
 
-def is_rewrite(method: str) -> bool:
-    """A language-model summary (``llm:<model>``)."""
-    return method.startswith("llm:")
-
-
 def outranks(summary: StorySummary, current: tuple[int, str] | None) -> bool:
-    """Whether ``summary`` may replace the stored (version, method): an extractive summary replaces
-    an older version only; a language-model rewrite replaces the extractive summary of its own
-    version only (never a newer version, never the reverse)."""
-    if is_rewrite(summary.method):
-        return current is not None and current[0] == summary.version and not is_rewrite(current[1])
-    return current is None or current[0] < summary.version
+    """Whether ``summary`` may replace the stored (version, method): it must rank above it
+    (``summary_rank``), and a language-model rewrite only replaces the extractive summary of its own
+    version (it is never stored where that summary is not)."""
+    if current is None:
+        return not is_rewrite(summary.method)
+    if is_rewrite(summary.method) and current[0] != summary.version:
+        return False
+    return summary_rank(summary.version, summary.method) > summary_rank(*current)
 
 
 async def store_summary(
