@@ -2,6 +2,7 @@
 and the whole path on the real broker (a labeled stream, redelivery, one story per article)."""
 
 import asyncio
+import json
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -14,12 +15,16 @@ from pymongo.errors import AutoReconnect
 
 from tellwell.cluster import pipeline as pipeline_module
 from tellwell.cluster import repository as repo
+from tellwell.cluster.bench import bcubed
+from tellwell.cluster.book import story_doc
 from tellwell.cluster.engine import Clusterer, new_story_id
 from tellwell.cluster.handlers import make_router
-from tellwell.cluster.pipeline import ClusterPipeline, stored_event
+from tellwell.cluster.pipeline import ClusterPipeline
+from tellwell.cluster.repository import stored_event
 from tellwell.common.embed import Encoder
 from tellwell.common.events import ChangeKind, StoryCluster
 from tellwell.common.kafka import consumer_options, make_broker
+from tellwell.common.mongo import make_mongo_client
 from tellwell.common.settings import KafkaSettings
 from tellwell.common.testing import make_raw_article, make_story_cluster
 from tellwell.common.topics import TopicSpec, dlq_name
@@ -200,9 +205,7 @@ class TestPipeline:
         [event] = out.events
         assert event.story_id == new_story_id(quake[0].article_id)  # the first published founds it
 
-    async def test_a_batch_whose_store_failed_is_decided_again_from_the_store(
-        self, pipeline_factory, mongo_db, monkeypatch
-    ):
+    async def test_a_batch_whose_store_failed_is_decided_again(self, pipeline_factory, mongo_db, monkeypatch):
         out = Collected()
         pipeline = await pipeline_factory(out)
         events = [e for _, e in stream_events()]
@@ -262,6 +265,121 @@ class TestPipeline:
         await again.restore(timedelta(hours=36))
         assert again.clusterer.df == restarted.clusterer.df
         assert again.clusterer.df.n_docs == len(events) + 1
+
+
+async def stored(db) -> dict[str, object]:
+    """What the store holds of the stories, without timestamps and event ids."""
+    versions = {}
+    async for d in db.story_versions.find():
+        event = stored_event(d)
+        versions[d["_id"]] = (d["merged_into"], d["state"], event.change, event.member_ids, event.added_ids)
+    stats = await db.engine_state.find_one({"_id": "doc_freq"})
+    return {
+        "memberships": {
+            d["_id"]: (d["story_id"], d["score"], d["features"]) async for d in db.memberships.find()
+        },
+        "versions": versions,
+        "stats": (stats or {}).get("json"),
+        "stats_log": {d["_id"]: d["json"] async for d in db.engine_stats_log.find()},
+    }
+
+
+async def held(pipeline: ClusterPipeline) -> dict[str, object]:
+    """What the clusterer holds: its book and the index's points."""
+    book = pipeline.clusterer.book
+    points = await pipeline.clusterer.index.get(pipeline.clusterer.collection, list(book.stories))
+    return {
+        "stories": {sid: json.dumps(story_doc(s)) for sid, s in book.stories.items()},
+        "df": book.df.snapshot(),
+        "maps": (dict(book.article_story), dict(book.assignments), dict(book.redirect)),
+        "vectors": {sid: (v.size, v.epoch, dict(v.vec)) for sid, v in book.story_vectors.items()},
+        "points": sorted((p.id, sorted(p.payload.items())) for p in points),
+        "count": await pipeline.clusterer.index.count(pipeline.clusterer.collection),
+    }
+
+
+@pytest.fixture
+async def reference_db(mongo_settings):
+    """A second clean database, for an uninterrupted run to compare with."""
+    client = make_mongo_client(mongo_settings)
+    name = f"{mongo_settings.database}_ref"
+    await client.drop_database(name)
+    try:
+        yield client[name]
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+@pytest.mark.mongo
+class TestFailedStore:
+    """Decide, store, commit: a store that fails changes nothing in memory or in the index."""
+
+    @pytest.mark.parametrize("failing", ["save", "save_stats_change"])  # nothing stored / all but stats
+    async def test_save_raises_then_book_and_index_are_unchanged_and_the_redelivery_stores_the_same(
+        self, pipeline_factory, mongo_db, reference_db, monkeypatch, failing
+    ):
+        events = [e for _, e in stream_events()]
+        reference = ClusterPipeline(
+            reference_db, (await pipeline_factory(Collected(), "ref")).clusterer, Collected()
+        )
+        for batch in (events[:4], events[4:]):
+            await reference.process(batch)
+
+        out = Collected()
+        pipeline = await pipeline_factory(out, "faulty")
+        await pipeline.process(events[:4])
+        before = await held(pipeline)
+        real = getattr(repo, failing)
+
+        async def store_down(*args, **kwargs):
+            raise AutoReconnect("connection closed")
+
+        monkeypatch.setattr(repo, failing, store_down)
+        with pytest.raises(AutoReconnect):
+            await pipeline.process(events[4:])
+        assert await held(pipeline) == before
+        monkeypatch.setattr(repo, failing, real)
+        await pipeline.process(events[4:])  # redelivered
+
+        assert await stored(mongo_db) == await stored(reference_db)
+        assert await held(pipeline) == await held(reference)
+        partition = {d["_id"]: d["story_id"] async for d in mongo_db.memberships.find()}
+        expected = {d["_id"]: d["story_id"] async for d in reference_db.memberships.find()}
+        ids = sorted(expected)
+        assert sorted(partition) == ids
+        assert bcubed([partition[i] for i in ids], [expected[i] for i in ids])[2] == 1.0  # agreement
+
+    async def test_a_store_written_by_the_previous_code_loads(self, pipeline_factory, mongo_db):
+        """Its statistics table carried ``_id``/``kind`` in the JSON, and each stored state counted
+        its own version (one per article or merge), which the document's version now replaces."""
+        events = [e for _, e in stream_events()]
+        first = await pipeline_factory(Collected(), "edge1")
+        await first.process(events[:4])
+        await first.process(events[4:])
+        table = await mongo_db.engine_state.find_one({"_id": "doc_freq"})
+        legacy = {"_id": "doc_freq", "kind": "doc_freq", **json.loads(table["json"])}
+        await mongo_db.engine_state.update_one({"_id": "doc_freq"}, {"$set": {"json": json.dumps(legacy)}})
+        async for d in mongo_db.story_versions.find({"state": {"$ne": None}}):
+            state = json.loads(d["state"])
+            state["version"] = len(state["member_ids"]) + 7
+            await mongo_db.story_versions.update_one(
+                {"_id": d["_id"]}, {"$set": {"state": json.dumps(state)}}
+            )
+
+        restarted = await pipeline_factory(Collected(), "edge2")
+        await restarted.restore(timedelta(days=36500))
+
+        assert restarted.clusterer.df == first.clusterer.df
+        versions = {sid: s.version for sid, s in first.clusterer.book.stories.items()}
+        assert {sid: s.version for sid, s in restarted.clusterer.book.stories.items()} == versions
+        out = Collected()
+        restarted.publish = out
+        await restarted.process(
+            [make_raw_article(title="Chile earthquake: tsunami warning for Pacific coast")]
+        )
+        for event in out.events:
+            assert event.version == versions.get(event.story_id, 0) + 1
 
 
 @pytest.mark.mongo

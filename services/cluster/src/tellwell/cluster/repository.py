@@ -1,6 +1,8 @@
-"""Every MongoDB query of the cluster service. Cluster owns ``memberships`` and ``story_versions``.
+"""Every MongoDB query of the cluster service, and the shapes of its documents. Cluster owns
+``memberships``, ``story_versions`` and the word statistics (``engine_state``, ``engine_stats_log``).
 
-Both are append-only (bulk inserts: fast on every MongoDB-wire server, FerretDB included):
+``save`` stores one ``BatchDecision``; the story versions and memberships are append-only (bulk
+inserts: fast on every MongoDB-wire server, FerretDB included):
 
 * ``memberships``: one document per article, ``_id`` = article id, with its story and the why
   (score, threshold, feature contributions). The unique id makes "assigned once" hold in the store.
@@ -8,19 +10,26 @@ Both are append-only (bulk inserts: fast on every MongoDB-wire server, FerretDB 
   the story's state (for restarts) and the change that produced it. The newest version of a story
   is its current state; a merged story's last version names ``merged_into``.
 
-The running word statistics live in ``engine_state`` (the whole table, now and then) and
-``engine_stats_log`` (each batch's additions since, ``_id`` = a sequence number).
+The running word statistics are a record of their own: the whole table, now and then, in
+``engine_state`` (``_id`` = ``doc_freq``), and each batch's additions since in ``engine_stats_log``
+(``_id`` = a sequence number). A table stored by the previous code carries ``_id``/``kind`` keys in
+its JSON too; they are ignored.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from tellwell.cluster.batch import Assignment, BatchDecision, StoryChange
+from tellwell.cluster.book import story_doc
+from tellwell.common.events import StoryCluster
 from tellwell.common.mongo import insert_new
 
 Doc = dict[str, Any]
@@ -34,11 +43,92 @@ async def ensure_indexes(db: DB) -> None:
     await db.memberships.create_index([("story_id", ASCENDING)], name="story")
 
 
-async def save(db: DB, memberships: Sequence[Doc], versions: Sequence[Doc]) -> None:
-    """Story versions first: a restart rebuilds from them, and an article they hold counts as
-    assigned, so its membership is written again on the replay if this stops in between."""
-    await insert_new(db.story_versions, versions)
+@dataclass(frozen=True)
+class StatsRecord:
+    """What a batch stores of the word statistics: its additions (``DocFreq.apply`` form) as change
+    ``seq``, or, now and then, the whole table as of ``seq`` (the changes up to it are dropped)."""
+
+    seq: int
+    change: dict[str, Any] | None = None
+    table: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StoredStats:
+    """The stored word statistics: the last whole table (or None), the changes made after it in
+    order, and the sequence number of the last of them."""
+
+    table: dict[str, Any] | None = None
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    seq: int = 0
+
+
+async def save(db: DB, decision: BatchDecision, stats: StatsRecord | None = None) -> None:
+    """Store a decision: its story versions, the memberships (of the known articles too: one the
+    store lost comes back on a replay; one it has is kept) and the statistics record.
+
+    Story versions first: a restart rebuilds from them, and an article they hold counts as
+    assigned, so its membership is written again on the replay if this stops in between. Every
+    write is idempotent (unique ids, insert only), so the redelivered batch stores the same again.
+    """
+    await insert_new(db.story_versions, [_version_doc(c) for c in decision.changes])
+    memberships = [_membership(a, decision.at) for a in [*decision.assignments, *decision.known]]
     await insert_new(db.memberships, memberships)
+    if stats is not None:
+        if stats.table is not None:
+            await save_stats(db, json.dumps(stats.table), stats.seq)
+        elif stats.change is not None:
+            await save_stats_change(db, stats.seq, json.dumps(stats.change))
+
+
+def _version_doc(change: StoryChange) -> Doc:
+    event = change.event
+    # The story's state as JSON text: it holds nested arrays, which not every MongoDB-wire server
+    # stores (FerretDB 1.x does not), and nothing queries inside it.
+    state = json.dumps(story_doc(change.state)) if change.state is not None else None
+    return {
+        "_id": f"{change.story_id}:{change.version}",
+        "story_id": change.story_id,
+        "version": change.version,
+        "merged_into": change.merged_into,
+        "last_published_at": event.last_published_at,
+        "state": state,
+        # JSON text too: nothing queries inside it, and a nested document of every member costs a
+        # MongoDB-wire server on SQLite (FerretDB) a conversion per field on every insert.
+        "event": event.model_dump_json(),
+    }
+
+
+def _membership(a: Assignment, at: datetime) -> Doc:
+    return {
+        "_id": a.article_id,
+        "story_id": a.story_id,
+        "created_story": a.created,
+        "score": a.score,
+        "threshold": a.threshold,
+        "features": a.features,
+        "related": [{"story_id": s, "score": v} for s, v in a.related],
+        "assigned_at": at,
+    }
+
+
+def stored_event(doc: Doc) -> StoryCluster:
+    """The ``story.cluster`` event a ``story_versions`` document keeps: JSON text (older documents
+    hold it as a nested document)."""
+    event = doc["event"]
+    return (
+        StoryCluster.model_validate_json(event)
+        if isinstance(event, str)
+        else StoryCluster.model_validate(event)
+    )
+
+
+def live_states(docs: Sequence[Doc]) -> list[Doc]:
+    """The story states (``book.story_doc``) of the newest versions that are not merged away; the
+    version is the document's (a state stored by the previous code counted its own)."""
+    return [
+        {**json.loads(d["state"]), "version": int(d["version"])} for d in docs if not d.get("merged_into")
+    ]
 
 
 async def latest_versions(db: DB, since: datetime) -> list[Doc]:
@@ -75,19 +165,25 @@ async def save_stats_change(db: DB, seq: int, changes_json: str) -> None:
     await insert_new(db.engine_stats_log, [{"_id": seq, "json": changes_json}])
 
 
-async def load_stats(db: DB) -> tuple[str | None, int, list[tuple[int, str]]]:
-    """The last whole statistics (or None) with its sequence number, and the changes made after
-    it, in order."""
+async def load_stats(db: DB) -> StoredStats:
+    """The last whole statistics (or None) and the changes made after it, in order."""
     doc = await db.engine_state.find_one({"_id": "doc_freq"})
     seq = int(doc.get("seq", 0)) if doc else 0
     cursor = db.engine_stats_log.find({"_id": {"$gt": seq}}).sort("_id", ASCENDING)
-    return (doc["json"] if doc else None), seq, [(int(d["_id"]), d["json"]) async for d in cursor]
-
-
-async def membership(db: DB, article_id: str) -> Doc | None:
-    return await db.memberships.find_one({"_id": article_id})
+    changes = [(int(d["_id"]), json.loads(d["json"])) async for d in cursor]
+    return StoredStats(
+        table=json.loads(doc["json"]) if doc else None,
+        changes=[c for _, c in changes],
+        seq=max([seq, *(s for s, _ in changes)]),
+    )
 
 
 async def story_version(db: DB, story_id: str) -> Doc | None:
     cursor = db.story_versions.find({"story_id": story_id}).sort("version", -1).limit(1)
     return next(iter([d async for d in cursor]), None)
+
+
+async def latest_event(db: DB, story_id: str) -> StoryCluster | None:
+    """The event of a story's newest stored version (to re-emit it on a replay)."""
+    doc = await story_version(db, story_id)
+    return stored_event(doc) if doc is not None else None
