@@ -69,7 +69,7 @@ fmt: $(UV) ## Format and autofix
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-typecheck: $(UV) ## mypy (strict on libs/common)
+typecheck: $(UV) ## mypy, strict on every package
 	$(UV) run mypy libs/common/src libs/cli/src services/*/src examples/subscriber
 
 contract: $(UV) ## Regenerate docs/schemas and docs/asyncapi.json (refuses breaking changes)

@@ -72,9 +72,6 @@ class Params:
     max_body_tokens: int = 120
     max_story_terms: int = 300  # a story keeps its most frequent terms only
     story_sublinear: bool = False  # story term weights: raw counts (centroid-like) or 1 + log
-    # "cosine": TF-IDF cosine to the story's term vector; "coverage": IDF-weighted share of the
-    # article's terms, each counted by the fraction of the story's members that use it.
-    lexical_mode: str = "cosine"
 
     @property
     def window(self) -> timedelta:
@@ -224,16 +221,6 @@ def threshold_for(story: StoryState, params: Params, article_tokens: int = 0) ->
     return params.join_threshold + singleton + params.long_text_delta * length_ramp(article_tokens, params)
 
 
-def term_coverage(article: ArticleSignal, story: StoryState, params: Params) -> float:
-    """IDF-weighted share of the article's terms in the story, each by the share of members using it."""
-    total = sum(article.terms.values())
-    if total <= 0:
-        return 0.0
-    per_member = max(story.size * params.title_weight, 1)
-    hit = sum(w * min(story.terms.get(t, 0) / per_member, 1.0) for t, w in article.terms.items())
-    return hit / total
-
-
 def score(
     article: ArticleSignal,
     story: StoryState,
@@ -248,13 +235,9 @@ def score(
     if story_vector is None:
         sv = story_terms(story, df, params)
         story_vector = sv, norm(sv)
-    if params.lexical_mode == "coverage":
-        lexical = term_coverage(article, story, params)
-    else:
-        lexical = cosine(article.terms, story_vector[0], story_vector[1])
     breakdown = {
         "embedding": params.w_embedding * float(np.dot(article.vector, story.centroid)),
-        "lexical": params.w_lexical * lexical,
+        "lexical": params.w_lexical * cosine(article.terms, story_vector[0], story_vector[1]),
     }
     if article.features.entities and params.w_entities:
         breakdown["entities"] = params.w_entities * coverage(article.features.entities, story.entities, df)
