@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -67,6 +67,19 @@ def mongo_check(client: AsyncMongoClient[dict[str, Any]]) -> Check:
 
     async def check() -> None:
         await client.admin.command("ping")
+
+    return check
+
+
+def started_mongo_check(state: Mapping[str, Any], key: str = "mongo") -> Check:
+    """``mongo_check`` of the client a service's lifespan puts in ``state[key]``; "not started" until
+    it does (readiness is asked before and during start-up)."""
+
+    async def check() -> None:
+        client = state.get(key)
+        if client is None:
+            raise ConnectionError("not started")
+        await mongo_check(client)()
 
     return check
 

@@ -17,7 +17,7 @@ from tellwell.cluster.pipeline import ClusterPipeline
 from tellwell.cluster.settings import Settings, settings
 from tellwell.common.embed import Encoder
 from tellwell.common.kafka import broker_check, make_broker
-from tellwell.common.mongo import make_mongo_client, mongo_check
+from tellwell.common.mongo import make_mongo_client, started_mongo_check
 from tellwell.common.observability import configure_logging, http_routes
 from tellwell.common.vectors import make_vector_index
 
@@ -58,13 +58,12 @@ def create_app(config: Settings = settings) -> AsgiFastStream:
             await index.close()
             await mongo.close()
 
-    async def check_mongo() -> None:
-        await mongo_check(state["mongo"])()  # type: ignore[arg-type]
-
     async def check_vectors() -> None:
+        if "index" not in state:
+            raise ConnectionError("not started")
         await state["index"].check()  # type: ignore[attr-defined]
 
-    checks = {"kafka": broker_check(broker), "mongo": check_mongo, "vectors": check_vectors}
+    checks = {"kafka": broker_check(broker), "mongo": started_mongo_check(state), "vectors": check_vectors}
     return AsgiFastStream(broker, asgi_routes=http_routes(checks), lifespan=lifespan)
 
 

@@ -16,7 +16,7 @@ from faststream import ContextRepo
 from faststream.asgi import AsgiFastStream
 
 from tellwell.common.kafka import broker_check, make_broker
-from tellwell.common.mongo import make_mongo_client, mongo_check
+from tellwell.common.mongo import make_mongo_client, started_mongo_check
 from tellwell.common.observability import configure_logging, http_routes
 from tellwell.summarize.embedding import SentenceVectors, default_encoder
 from tellwell.summarize.handlers import kafka_publisher, make_router
@@ -60,12 +60,7 @@ def create_app(config: Settings = settings) -> AsgiFastStream:
                 await improver.close()
             await mongo.close()
 
-    async def check_mongo() -> None:
-        if "mongo" not in state:
-            raise ConnectionError("not started")
-        await mongo_check(state["mongo"])()
-
-    checks = {"kafka": broker_check(broker), "mongo": check_mongo}
+    checks = {"kafka": broker_check(broker), "mongo": started_mongo_check(state)}
     return AsgiFastStream(broker, asgi_routes=http_routes(checks), lifespan=lifespan)
 
 
