@@ -12,23 +12,24 @@ from faststream.asgi import AsgiFastStream
 
 from tellwell.cluster import repository as repo
 from tellwell.cluster.engine import Clusterer
-from tellwell.cluster.handlers import kafka_publisher, make_router
+from tellwell.cluster.handlers import CONSUMER
 from tellwell.cluster.pipeline import ClusterPipeline
 from tellwell.cluster.settings import Settings, settings
 from tellwell.common.embed import Encoder
-from tellwell.common.kafka import broker_check, make_broker
+from tellwell.common.kafka import broker_check, make_broker, story_publisher
 from tellwell.common.mongo import make_mongo_client, started_mongo_check
 from tellwell.common.observability import configure_logging, http_routes
+from tellwell.common.topics import Topic
 from tellwell.common.vectors import make_vector_index
 
 
 def create_app(config: Settings = settings) -> AsgiFastStream:
     broker = make_broker(config.kafka, service="cluster")
     broker.include_router(
-        make_router(
+        CONSUMER.router(
             batch_max=config.batch_max,
             batch_wait_ms=config.batch_wait_ms,
-            fetch_partition_bytes=config.fetch_partition_bytes,
+            partition_fetch_bytes=config.fetch_partition_bytes,
         )
     )
     state: dict[str, object] = {}
@@ -39,16 +40,12 @@ def create_app(config: Settings = settings) -> AsgiFastStream:
         mongo = make_mongo_client(config.mongo)
         db = mongo[config.mongo.database]
         index = make_vector_index(config.qdrant)
-        encoder = Encoder(
-            backend=config.encoder_backend,
-            threads=config.encoder_threads,
-            max_seq_length=config.encoder_max_tokens,
-        )
+        encoder = Encoder(threads=config.encoder_threads, max_seq_length=config.encoder_max_tokens)
         encoder.load()  # before consuming: the first batch must not wait for the model
         clusterer = Clusterer(index, encoder, collection=config.collection)
         await clusterer.start()
         await repo.ensure_indexes(db)
-        pipeline = ClusterPipeline(db, clusterer, kafka_publisher(broker))
+        pipeline = ClusterPipeline(db, clusterer, story_publisher(broker, Topic.story_cluster))
         await pipeline.restore(clusterer.params.window)
         context.set_global("pipeline", pipeline)
         state.update(mongo=mongo, index=index)

@@ -198,7 +198,6 @@ def bench_cluster(
         list[str] | None, typer.Option("--param", "-p", help="Override a Params field: key=value.")
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Also write the JSON result to this file.")] = None,
-    backend: Annotated[str, typer.Option(help="Encoder backend: onnx or torch.")] = "onnx",
     max_tokens: Annotated[
         int, typer.Option(min=8, max=256, help="Word pieces the encoder reads per article (as the service).")
     ] = EMBED_MAX_TOKENS,
@@ -206,7 +205,7 @@ def bench_cluster(
     """Cluster a labelled stream with the real encoder and Qdrant Edge; print B-cubed F1, NMI, ARI, speed."""
     params = parse_overrides(param or [])
     articles, gold = read_stream(input)
-    encoder = Encoder(backend="torch" if backend == "torch" else "onnx", max_seq_length=max_tokens)
+    encoder = Encoder(max_seq_length=max_tokens)
     t0 = time.perf_counter()
     encoder.load()
     load_s = time.perf_counter() - t0
@@ -222,7 +221,6 @@ def bench_cluster(
         "seconds": round(elapsed, 2),
         "throughput_includes": "embedding + index + decisions; model load excluded (model_load_s)",
         "model_load_s": round(load_s, 2),
-        "encoder_backend": backend,
         "batch": batch,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "params": dataclasses.asdict(params),

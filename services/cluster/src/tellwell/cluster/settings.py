@@ -1,5 +1,3 @@
-from typing import Literal
-
 from pydantic import Field
 
 from tellwell.cluster.engine import EMBED_MAX_TOKENS
@@ -23,9 +21,6 @@ class Settings(ServiceSettings):
     batch_max: int = Field(default=BATCH_MAX, ge=1, le=1000)
     batch_wait_ms: int = Field(default=IDLE_POLL_MS, ge=0, le=5000)
     fetch_partition_bytes: int = Field(default=FETCH_PARTITION_BYTES, ge=1024, le=16 * 1024 * 1024)
-    # The same MiniLM weights in ONNX Runtime (default: as fast idle, far steadier under CPU
-    # contention) or in PyTorch; see tellwell.common.embed.Encoder.
-    encoder_backend: Literal["onnx", "torch"] = "onnx"
     # Word pieces of each article's text the encoder reads (see engine.EMBED_MAX_TOKENS).
     encoder_max_tokens: int = Field(default=EMBED_MAX_TOKENS, ge=8, le=256)
     # Threads of one encoder call (default: the runtime's own, one per core). Where other

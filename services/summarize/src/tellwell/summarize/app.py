@@ -15,11 +15,12 @@ from typing import Any
 from faststream import ContextRepo
 from faststream.asgi import AsgiFastStream
 
-from tellwell.common.kafka import broker_check, make_broker
+from tellwell.common.kafka import broker_check, make_broker, story_publisher
 from tellwell.common.mongo import make_mongo_client, started_mongo_check
 from tellwell.common.observability import configure_logging, http_routes
+from tellwell.common.topics import Topic
 from tellwell.summarize.embedding import SentenceVectors, default_encoder
-from tellwell.summarize.handlers import kafka_publisher, make_router
+from tellwell.summarize.handlers import CONSUMER
 from tellwell.summarize.llm import ChatImprover
 from tellwell.summarize.pipeline import Summarizer
 from tellwell.summarize.settings import Settings, settings
@@ -27,7 +28,7 @@ from tellwell.summarize.settings import Settings, settings
 
 def create_app(config: Settings = settings) -> AsgiFastStream:
     broker = make_broker(config.kafka, service="summarize")
-    broker.include_router(make_router(batch_max=config.batch_max, batch_wait_ms=config.batch_wait_ms))
+    broker.include_router(CONSUMER.router(batch_max=config.batch_max, batch_wait_ms=config.batch_wait_ms))
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -36,13 +37,15 @@ def create_app(config: Settings = settings) -> AsgiFastStream:
         vectors = None
         if config.embed:
             vectors = SentenceVectors(default_encoder(config.encoder_threads), config.embed_cache)
-            # Loaded now, off the event loop (a few seconds: torch, the weights, the ONNX session),
+            # Loaded now, off the event loop (about a second: the weights, the ONNX session),
             # so the first story does not wait for it (score does the same).
             await asyncio.to_thread(vectors.warm)
         mongo = make_mongo_client(config.mongo)
         db = mongo[config.mongo.database]
         improver = ChatImprover.from_settings(config)
-        summarizer = Summarizer(db, kafka_publisher(broker), config, improver=improver, vectors=vectors)
+        summarizer = Summarizer(
+            db, story_publisher(broker, Topic.story_summary), config, improver=improver, vectors=vectors
+        )
         context.set_global("summarizer", summarizer)
         flusher = asyncio.create_task(summarizer.run(), name="summarize-flusher")
         state.update(mongo=mongo)
