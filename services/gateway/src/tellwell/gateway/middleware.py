@@ -49,7 +49,15 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
-_ROUTE_GROUPS = ("/v1/stories", "/v1/sources", "/v1/categories", "/v1/stream", "/stories", "/static")
+_ROUTE_GROUPS = (
+    "/v1/stories",
+    "/v1/sources",
+    "/v1/categories",
+    "/v1/stream",
+    "/stories",
+    "/static",
+    "/feed.",
+)
 
 
 def _route_group(path: str) -> str:

@@ -35,6 +35,13 @@ class Settings(ServiceSettings):
     cors_origins: list[str] = Field(default_factory=list, description="Allowed origins; ['*'] for any.")
     stream_heartbeat_s: float = Field(default=15.0, gt=0.0)
     stream_replay_max: int = Field(default=500, ge=0, description="Events replayed on resume at most.")
+    # The address readers reach this gateway at, for the absolute links of RSS/Atom/JSON Feed
+    # (e.g. https://news.example.org). Empty: http://<host>:<port>. Never taken from the request's
+    # Host header, which a client chooses (a cached feed would carry its links to everyone).
+    public_url: str = Field(default="", pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$")
+
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
 
 settings = Settings()
