@@ -316,6 +316,33 @@ class ArticleRef(Model):
     copy_of: str | None = None
 
 
+StoryChangeKind = Literal[
+    "created",
+    "sources_added",
+    "sources_removed",
+    "confidence",
+    "title",
+    "summary",
+    "figures",
+    "category",
+    "merged",
+]
+
+
+class StoryChange(Model):
+    """One thing a reader would notice changed since the story's previous version."""
+
+    kind: StoryChangeKind
+    text: str = Field(description="In a reader's words, e.g. '+3 sources: Reuters, BBC, AP'.")
+    before: str | None = Field(default=None, description="The old value (a title, a figure, a percent).")
+    after: str | None = None
+    sources: list[str] = Field(default_factory=list, description="Domains added or removed.")
+    claims: list[str] = Field(
+        default_factory=list, description="For 'confidence': the claims whose support changed."
+    )
+    story_id: str | None = Field(default=None, description="For 'merged': the story it was merged into.")
+
+
 class StoryScored(Event):
     """The full story view: what the feed and the story page show. Emitted by **score**.
 
@@ -346,6 +373,11 @@ class StoryScored(Event):
     last_published_at: AwareDatetime
     articles: list[ArticleRef] = Field(default_factory=list)
     related: list[RelatedStory] = Field(default_factory=list)
+    changes: list[StoryChange] | None = Field(
+        default=None,
+        description="What changed since the previous version of the story ('created' for the first); "
+        "absent on views scored before story history existed.",
+    )
 
 
 AnyEvent = Annotated[RawArticle | StoryCluster | StorySummary | StoryScored, Field(discriminator="type")]
@@ -385,6 +417,8 @@ __all__ = [
     "Perspective",
     "RawArticle",
     "RelatedStory",
+    "StoryChange",
+    "StoryChangeKind",
     "StoryCluster",
     "StoryScored",
     "StorySummary",

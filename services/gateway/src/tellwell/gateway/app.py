@@ -27,7 +27,7 @@ from tellwell.gateway.memory import ReadModel
 from tellwell.gateway.middleware import Metrics, RateLimit, SecurityHeaders, TokenBucketLimiter
 from tellwell.gateway.rendering import make_templates
 from tellwell.gateway.repository import Sources, StoryViews
-from tellwell.gateway.routes import categories, feeds, pages, sources, stories, stream
+from tellwell.gateway.routes import categories, feeds, history, pages, sources, stories, stream
 from tellwell.gateway.settings import Settings, settings
 
 STATIC = Path(__file__).parent / "static"
@@ -94,7 +94,7 @@ def create_app(config: Settings = settings) -> FastAPI:
     front = FrontStore(config.cache_entries)
     app.state.templates = make_templates()
     app.include_router(ops_router(lambda: ready_checks(app)))
-    for module in (stories, sources, categories, stream, pages, feeds):
+    for module in (history, stories, sources, categories, stream, pages, feeds):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_handlers(app)

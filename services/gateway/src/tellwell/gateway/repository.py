@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from tellwell.common.history import STORY_HISTORY, History
 from tellwell.common.mongo import find_by_ids
 from tellwell.common.sources import Source
 from tellwell.common.views import STORY_VIEWS, VIEW_WRITES
 from tellwell.gateway.domain import SORT_FIELD, CursorKey, FeedQuery
 from tellwell.gateway.search import store_pattern
+
+log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 DB = AsyncDatabase[Doc]
@@ -66,6 +70,19 @@ class StoryViews:
     def __init__(self, db: DB) -> None:
         self.collection = db[STORY_VIEWS]
         self.marks = db[VIEW_WRITES]
+        self.histories = db[STORY_HISTORY]
+
+    async def history(self, story_id: str) -> History | None:
+        """The story's versions as score stored them (``common.history``); None without any (a
+        story scored before history existed) or when the document cannot be read."""
+        doc = await self.histories.find_one({"_id": story_id})
+        if doc is None:
+            return None
+        try:
+            return History.from_document(doc)
+        except (ValueError, KeyError, TypeError):
+            log.warning("unreadable story history %r", story_id)
+            return None
 
     async def feed(self, query: FeedQuery, after: CursorKey | None, limit: int) -> list[Doc]:
         """One page of cards, newest/hottest first, ties broken by id (so pages never overlap)."""

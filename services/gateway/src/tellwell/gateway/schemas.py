@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tellwell.common.events import ArticleRef, Category
+from tellwell.common.history import Entry
 from tellwell.common.sources import Source
 from tellwell.gateway.domain import LeanFilter, Sort
 
@@ -103,6 +104,13 @@ class StoryCard(BaseModel):
 class FeedPage(BaseModel):
     items: list[StoryCard]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class VersionsPage(BaseModel):
+    story_id: str
+    items: list[Entry] = Field(description="The story's versions, newest first, each with what changed.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for older versions; null at the end.")
+    dropped: int = Field(description="Versions older than the history keeps (it holds the last 200).")
 
 
 class ArticlesPage(BaseModel):

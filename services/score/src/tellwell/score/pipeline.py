@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tellwell.common.events import StoryScored, StorySummary, utcnow
+from tellwell.common.history import changes_for, with_version
 from tellwell.common.kafka import TRANSIENT_ERRORS
 from tellwell.score import repository as repo
 from tellwell.score.corroboration import Checker, PassageCache
@@ -206,7 +207,10 @@ class ScorePipeline:
     async def _one(self, summary: StorySummary) -> tuple[StoryScored, bool] | None:
         """The view stored for this summary, and whether its race re-check is still due."""
         async with self._limit:
-            view = await self.score(summary)
+            view, history = await asyncio.gather(
+                self.score(summary), repo.read_history(self.db, summary.story_id)
+            )
+            view = view.model_copy(update={"changes": changes_for(history, view)})
             started = time.perf_counter()
             known = self.views.version(view.story_id)
             outcome, stored = await repo.store_view(
@@ -221,6 +225,9 @@ class ScorePipeline:
         if outcome is repo.Outcome.stale:
             log.info("%s v%s: a newer view is stored; ignored", summary.story_id, summary.version)
             return None
+        appended = with_version(history, stored, self.clock())
+        if appended is not None:  # before the event: a subscriber may follow its history link
+            await repo.write_history(self.db, appended)
         self.views.put(stored)
         await self._index(entry_of(stored))
         # only a replace can be overwritten by a racing older write (see repository.store_view)

@@ -21,6 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from tellwell.common.events import StoryScored
+from tellwell.common.history import STORY_HISTORY, History
 from tellwell.common.mongo import find_by_ids
 from tellwell.common.sources import Source
 from tellwell.common.views import (
@@ -56,6 +57,25 @@ STORY_ENTITY_INDEXES: list[tuple[str, list[tuple[str, int]]]] = [
     ("by_entity", [("entities", 1), ("last_published_at", -1)]),
     ("by_update", [("updated_at", -1)]),
 ]
+
+
+async def read_history(db: DB, story_id: str) -> History | None:
+    """The story's stored history (``common.history``), or None; an unreadable one is started over."""
+    doc = await db[STORY_HISTORY].find_one({"_id": story_id})
+    if doc is None:
+        return None
+    try:
+        return History.from_document(doc)
+    except (ValueError, KeyError, TypeError):
+        log.warning("unreadable story history %r: starting it over", story_id)
+        return None
+
+
+async def write_history(db: DB, history: History) -> None:
+    """Store the history (by ``_id`` alone: FerretDB 1.x scans the collection for any other filter).
+    One writer per story in practice (the story's partition); a racing older version is dropped by
+    ``with_version`` on the next write."""
+    await db[STORY_HISTORY].replace_one({"_id": history.story_id}, history.to_document(), upsert=True)
 
 
 async def ensure_indexes(db: DB) -> None:
