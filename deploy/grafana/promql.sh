@@ -9,18 +9,7 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../local" && pwd)/lib.sh"
 PROMQL_PARSER_VERSION="${PROMQL_PARSER_VERSION:-0.12.0}"
 VENV="$LOCAL/tools/promql-parser-$PROMQL_PARSER_VERSION"
 
-install() {
-  [ -f "$VENV/.complete" ] && return 0
-  need python3 "Python 3.11+"
-  info "installing promql-parser $PROMQL_PARSER_VERSION from PyPI (first time only)"
-  rm -rf "$VENV"
-  { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q "promql-parser==$PROMQL_PARSER_VERSION"; } \
-    >"$LOGS/promql-parser-install.log" 2>&1 || {
-    rm -rf "$VENV"
-    die "installing promql-parser failed (see $LOGS/promql-parser-install.log)"
-  }
-  touch "$VENV/.complete"  # an interrupted install is redone, never half-used
-}
+install() { pip_venv "$VENV" promql-parser "$PROMQL_PARSER_VERSION"; }
 
 case "${1:-}" in
   install) with_lock promql-parser install ;;

@@ -17,8 +17,7 @@ VALIDATE="$VALIDATE_VENV/bin/kubernetes-validate"
 
 install_kustomize() {
   [ -x "$KUSTOMIZE" ] && return 0
-  need go "Go 1.24+ (https://go.dev/doc/install or Debian: apt-get install golang)"
-  info "building kustomize $KUSTOMIZE_VERSION from its Go module (first time only; a minute or two with cold Go caches)"
+  go_build_start kustomize "$KUSTOMIZE_VERSION" 1.24 "a minute or two with cold Go caches"
   local gobin
   gobin=$(mktemp -d)
   (cd /tmp && GOBIN="$gobin" CGO_ENABLED=0 \
@@ -27,20 +26,7 @@ install_kustomize() {
   mkdir -p "$LOCAL/bin" && mv "$gobin/kustomize" "$KUSTOMIZE" && rm -rf "$gobin"
 }
 
-install_validate() {
-  [ -f "$VALIDATE_VENV/.complete" ] && return 0
-  need python3 "Python 3.11+"
-  info "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION from PyPI (first time only)"
-  rm -rf "$VALIDATE_VENV"
-  {
-    python3 -m venv "$VALIDATE_VENV" &&
-      "$VALIDATE_VENV/bin/pip" install -q "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
-  } >"$LOGS/kubernetes-validate-install.log" 2>&1 || {
-    rm -rf "$VALIDATE_VENV"
-    die "installing kubernetes-validate failed (see $LOGS/kubernetes-validate-install.log)"
-  }
-  touch "$VALIDATE_VENV/.complete"  # an interrupted install is redone, never half-used
-}
+install_validate() { pip_venv "$VALIDATE_VENV" kubernetes-validate "$KUBERNETES_VALIDATE_VERSION"; }
 
 install() { install_kustomize && install_validate; }
 

@@ -11,13 +11,11 @@ MONGO_PORT="${MONGO_PORT:-27017}"
 # ".tw2": built with our two _id lookup fixes below (patch level 2: a new level gets a new name,
 # so an older build is replaced rather than reused).
 BIN="$LOCAL/bin/ferretdb-$FERRETDB_VERSION.tw2"
-DATA="$STATE/data/ferretdb"
-PIDFILE="$RUN/ferretdb.pid"
+server_paths ferretdb
 
 install() {
   [ -x "$BIN" ] && return 0
-  need go "Go 1.22+ (https://go.dev/doc/install or Debian: apt-get install golang)"
-  info "building FerretDB $FERRETDB_VERSION from its Go module (first time only, about 2 minutes)"
+  go_build_start FerretDB "$FERRETDB_VERSION" 1.22 "about 2 minutes"
   local src="$LOCAL/src/ferretdb-$FERRETDB_VERSION" modcache
   {
     # The module zip lacks the generated build/version/version.txt that `go install` would need,
@@ -58,7 +56,7 @@ ready() {
 }
 
 up() {
-  if pid_alive "$PIDFILE"; then info "FerretDB already running (pid $(cat "$PIDFILE"), port $MONGO_PORT)"; return 0; fi
+  already_running FerretDB "$PIDFILE" "$MONGO_PORT" && return 0
   install
   port_open 127.0.0.1 "$MONGO_PORT" && die "port $MONGO_PORT is taken by another process: set MONGO_PORT"
   mkdir -p "$DATA" "$STATE/data/ferretdb-state"
@@ -68,23 +66,9 @@ up() {
     --debug-addr="${FERRETDB_DEBUG_ADDR:--}" --log-level="${FERRETDB_LOG_LEVEL:-warn}" \
     >"$LOGS/ferretdb.log" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
-  if ! wait_for 30 "FerretDB" ready; then
-    pid_alive "$PIDFILE" || die "FerretDB exited during start-up (see $LOGS/ferretdb.log)"
-    die "FerretDB did not open port $MONGO_PORT within 30 s (see $LOGS/ferretdb.log)"
-  fi
+  await_start FerretDB "$PIDFILE" "$MONGO_PORT" 30 "$LOGS/ferretdb.log"
 }
 
 down() { stop_pid "$PIDFILE" FerretDB; }
 
-status() {
-  if pid_alive "$PIDFILE" && ready; then echo "ferretdb: up (pid $(cat "$PIDFILE"), 127.0.0.1:$MONGO_PORT)"; return 0; fi
-  echo "ferretdb: down"; return 1
-}
-
-case "${1:-}" in
-  install) with_lock ferretdb install ;;
-  up) with_lock ferretdb up ;;
-  down) with_lock ferretdb down ;;
-  status) status ;;
-  *) die "usage: $0 install|up|down|status" ;;
-esac
+server_main ferretdb "$PIDFILE" "127.0.0.1:$MONGO_PORT" "$@"

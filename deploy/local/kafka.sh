@@ -9,9 +9,8 @@ KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP="${KAFKA_HEAP:-768m}"
 HOME_DIR="$LOCAL/kafka-$KAFKA_VERSION"
-DATA="$STATE/data/kafka"
 CONF="$STATE/kafka/server.properties"
-PIDFILE="$RUN/kafka.pid"
+server_paths kafka
 
 check_java() {
   need java "a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
@@ -72,7 +71,7 @@ java_cmd() {  # the JVM command line, for the foreground tools and the broker al
 ready() { port_open 127.0.0.1 "$KAFKA_PORT"; }
 
 up() {
-  if pid_alive "$PIDFILE"; then info "Kafka already running (pid $(cat "$PIDFILE"), port $KAFKA_PORT)"; return 0; fi
+  already_running Kafka "$PIDFILE" "$KAFKA_PORT" && return 0
   install
   check_java
   port_open 127.0.0.1 "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process: set KAFKA_PORT"
@@ -90,23 +89,9 @@ up() {
   # Started directly (not via a function) so that $! is the JVM itself.
   setsid "${JAVA[@]}" kafka.Kafka "$CONF" >"$LOGS/kafka.out" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
-  if ! wait_for 90 "Kafka" ready; then
-    pid_alive "$PIDFILE" || die "Kafka exited during start-up (see $LOGS/kafka.out and $LOGS/kafka.log)"
-    die "Kafka did not open port $KAFKA_PORT within 90 s (see $LOGS/kafka.log)"
-  fi
+  await_start Kafka "$PIDFILE" "$KAFKA_PORT" 90 "$LOGS/kafka.out and $LOGS/kafka.log"
 }
 
 down() { stop_pid "$PIDFILE" Kafka; }
 
-status() {
-  if pid_alive "$PIDFILE" && ready; then echo "kafka: up (pid $(cat "$PIDFILE"), 127.0.0.1:$KAFKA_PORT)"; return 0; fi
-  echo "kafka: down"; return 1
-}
-
-case "${1:-}" in
-  install) with_lock kafka install ;;
-  up) with_lock kafka up ;;
-  down) with_lock kafka down ;;
-  status) status ;;
-  *) die "usage: $0 install|up|down|status" ;;
-esac
+server_main kafka "$PIDFILE" "127.0.0.1:$KAFKA_PORT" "$@"

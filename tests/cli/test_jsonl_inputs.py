@@ -44,39 +44,36 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], path: Path, me
     assert errors[0].startswith(f"error: {path}:5: {message}")
 
 
+def assert_bench_rejects(tmp_path: Path, command: str, bad: str, message: str) -> str:
+    """``tellwell bench <command>`` on a stream whose line 5 is ``bad``: one error line; its stderr."""
+    path = stream(tmp_path, bad)
+    done = tellwell("bench", command, "--input", str(path))
+    assert_one_line_error(done, path, message)
+    return done.stderr
+
+
 class TestBenchCluster:
     @pytest.mark.parametrize("case", sorted(BAD_LINES))
     def test_bad_line_is_one_error_line(self, tmp_path, case):
-        bad, message = BAD_LINES[case]
-        path = stream(tmp_path, bad)
-        assert_one_line_error(tellwell("bench", "cluster", "--input", str(path)), path, message)
+        assert_bench_rejects(tmp_path, "cluster", *BAD_LINES[case])
 
 
 class TestBenchSummarize:
     @pytest.mark.parametrize("case", ["missing_published_at", "non_iso_date"])
     def test_bad_line_is_one_error_line(self, tmp_path, case):
-        bad, message = BAD_LINES[case]
-        path = stream(tmp_path, bad)
-        assert_one_line_error(tellwell("bench", "summarize", "--input", str(path)), path, message)
+        assert_bench_rejects(tmp_path, "summarize", *BAD_LINES[case])
 
     def test_missing_story_label(self, tmp_path):
-        path = stream(tmp_path, '{"id": "b", "title": "x", "published_at": "2026-03-02T02:28:29Z"}')
-        done = tellwell("bench", "summarize", "--input", str(path))
-        assert_one_line_error(done, path, "missing field 'story'")
+        unlabelled = '{"id": "b", "title": "x", "published_at": "2026-03-02T02:28:29Z"}'
+        assert_bench_rejects(tmp_path, "summarize", unlabelled, "missing field 'story'")
 
 
 class TestBenchPipeline:
     def test_bad_line_stops_before_any_stack_starts(self, tmp_path):
-        bad, message = BAD_LINES["bad_json"]
-        path = stream(tmp_path, bad)
-        done = tellwell("bench", "pipeline", "--input", str(path))
-        assert_one_line_error(done, path, message)
-        assert "[local]" not in done.stderr
+        assert "[local]" not in assert_bench_rejects(tmp_path, "pipeline", *BAD_LINES["bad_json"])
 
     def test_a_line_ingest_would_skip(self, tmp_path):
-        path = stream(tmp_path, '{"id": "b", "text": "no title"}')
-        done = tellwell("bench", "pipeline", "--input", str(path))
-        assert_one_line_error(done, path, "missing field 'title'")
+        assert_bench_rejects(tmp_path, "pipeline", '{"id": "b", "text": "no title"}', "missing field 'title'")
 
 
 class TestDemoCorpus:

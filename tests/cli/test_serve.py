@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from tellwell.cli import main
 from tellwell.cli.procs import DEFAULT_PORTS, Service, service_address
 from tests.fixtures.infra import Infra
+from tests.fixtures.processes import stop_process
 
 ADDRESS_VARS = [f"{s.value.upper()}_{part}" for s in Service for part in ("HOST", "PORT")]
 
@@ -113,9 +114,4 @@ class TestServeProcess:
                     time.sleep(0.3)
             assert status == 200, f"nothing on GATEWAY_PORT={port}:\n{log.read_text()[-2000:]}"
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout_s=30)

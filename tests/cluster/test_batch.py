@@ -2,7 +2,7 @@
 applies a decision in one step. No index, no store (candidates are given as the index would)."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -22,25 +22,9 @@ from tellwell.cluster.features import DocFreq
 from tellwell.common.embed import HashEncoder
 from tellwell.common.events import ChangeKind
 from tellwell.common.vectors import VectorPoint
+from tests.cluster.articles import OIL, PARAMS, PLANE, T0, article
 
-T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-PARAMS = Params()
 ENCODER = HashEncoder(256)
-
-
-def article(aid: str, title: str, *, minutes: float = 0, copy_of: str | None = None) -> ArticleIn:
-    return ArticleIn(aid, title, "", "", "en", T0 + timedelta(minutes=minutes), "example.com", copy_of)
-
-
-PLANE = [
-    article("p1", "Malaysia Airlines plane missing over South China Sea", minutes=0),
-    article("p2", "Malaysia Airlines plane missing: search over South China Sea", minutes=5),
-    article("p3", "Search for missing Malaysia Airlines plane widens", minutes=10),
-]
-OIL = [
-    article("o1", "Oil prices fall as OPEC output rises", minutes=3),
-    article("o2", "Oil prices fall further as OPEC output rises again", minutes=8),
-]
 
 
 def decide(

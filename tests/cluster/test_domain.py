@@ -2,7 +2,7 @@
 
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -21,9 +21,7 @@ from tellwell.cluster.domain import (
     threshold_for,
 )
 from tellwell.cluster.features import ArticleFeatures, DocFreq, extract_entities, tokenize, weighted
-
-T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-PARAMS = Params()
+from tests.cluster.articles import PARAMS, T0
 
 
 def unit(*xs: float) -> np.ndarray:

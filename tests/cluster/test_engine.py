@@ -1,7 +1,7 @@
 """The clusterer over a real Qdrant Edge index (HashEncoder; one class uses the real MiniLM)."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -10,35 +10,7 @@ from tellwell.cluster.domain import Params
 from tellwell.cluster.engine import ArticleIn, Clusterer
 from tellwell.common.embed import Encoder, HashEncoder
 from tellwell.common.vectors import EdgeIndex, Where
-
-T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-PARAMS = Params()
-
-
-def article(
-    aid: str, title: str, *, minutes: float = 0, copy_of: str | None = None, lang: str = "en"
-) -> ArticleIn:
-    return ArticleIn(
-        article_id=aid,
-        title=title,
-        text="",
-        lead="",
-        language=lang,
-        published_at=T0 + timedelta(minutes=minutes),
-        source="example.com",
-        copy_of=copy_of,
-    )
-
-
-PLANE = [
-    article("p1", "Malaysia Airlines plane missing over South China Sea", minutes=0),
-    article("p2", "Malaysia Airlines plane missing: search over South China Sea", minutes=5),
-    article("p3", "Search for missing Malaysia Airlines plane widens", minutes=10),
-]
-OIL = [
-    article("o1", "Oil prices fall as OPEC output rises", minutes=3),
-    article("o2", "Oil prices fall further as OPEC output rises again", minutes=8),
-]
+from tests.cluster.articles import OIL, PARAMS, PLANE, T0, article
 
 
 @pytest.fixture

@@ -17,9 +17,8 @@ from tellwell.cli.procs import LocalStack, Service
 from tellwell.common.topics import MAIN_TOPICS
 from tests.e2e.harness import (
     Pipeline,
-    agreement,
     corpus_rows,
-    in_process_partition,
+    one_process_agreement,
     pipeline,
     private_stack,
     wait_for_views,
@@ -79,7 +78,7 @@ class TestCrashesAndOutages:
             assert all(p.procs.procs[s.value].restarts == 1 for s in Service)
 
         # The stories converge to what an uninterrupted run of the same stream gives.
-        assert agreement(partition, in_process_partition(rows, pushed)) >= 0.9
+        assert one_process_agreement(partition, rows, pushed) >= 0.9
 
 
 class TestPoisonMessages:

@@ -26,6 +26,7 @@ from tellwell.common.mongo import make_mongo_client
 from tellwell.common.settings import MongoSettings
 from tellwell.common.views import STORY_VIEWS, VIEW_WRITES
 from tests.fixtures.infra import REPO, Infra
+from tests.fixtures.processes import stop_process
 from tests.gateway.conftest import DB, now, put_views, story
 
 pytestmark = [pytest.mark.browser, pytest.mark.mongo]
@@ -91,11 +92,7 @@ def gateway_url(browser_mongo: MongoSettings, tmp_path_factory: pytest.TempPathF
     try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout_s=10)
         log.close()
 
 

@@ -1,4 +1,5 @@
-"""Fixtures shared by the ingest tests that run against the real broker."""
+"""Fixtures shared by the ingest tests: the real broker's raw.article tail, and (from ``httpserver``) the
+loopback sites."""
 
 import asyncio
 import json
@@ -8,6 +9,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tellwell.common.topics import Topic
+from tests.ingest.httpserver import sentinel_fixture, serve_fixture, site_fixture  # noqa: F401 -- registers them
 
 
 @pytest.fixture

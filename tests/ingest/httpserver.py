@@ -5,7 +5,7 @@ The site under test listens on 127.0.0.2, which the tests' fetchers allow-list. 
 checked from the server side, not inferred. Every request is recorded (`Site.hits`) with its headers.
 
 The fixtures are defined under a ``*_fixture`` name and registered as ``serve``, ``site`` and
-``sentinel``: a test module imports the ``*_fixture`` names and asks for the short ones.
+``sentinel`` by ``tests/ingest/conftest.py``: a test module asks for the short names.
 """
 
 from __future__ import annotations

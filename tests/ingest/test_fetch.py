@@ -22,17 +22,7 @@ from typing import Any
 import pytest
 
 from tellwell.ingest.fetch import FetchError, FetchPolicy, SafeFetcher
-from tests.ingest.httpserver import (  # noqa: F401 -- the *_fixture names register fixtures
-    SITE_HOST,
-    TWENTY_MB,
-    Site,
-    redirect,
-    respond,
-    sentinel_fixture,
-    serve_fixture,
-    site_fixture,
-    stream_bytes,
-)
+from tests.ingest.httpserver import SITE_HOST, TWENTY_MB, Site, redirect, respond, stream_bytes
 
 RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Harbour Gazette</title><link>https://harbourgazette.example/</link>

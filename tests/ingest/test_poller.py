@@ -28,17 +28,7 @@ from tellwell.ingest.fetch import FetchPolicy, SafeFetcher
 from tellwell.ingest.identity import article_id, canonical_url
 from tellwell.ingest.pipeline import Ingestor
 from tellwell.ingest.settings import Settings
-from tests.ingest.httpserver import (  # noqa: F401 -- the *_fixture names register fixtures
-    SITE_HOST,
-    TWENTY_MB,
-    Site,
-    redirect,
-    respond,
-    sentinel_fixture,
-    serve_fixture,
-    site_fixture,
-    stream_bytes,
-)
+from tests.ingest.httpserver import SITE_HOST, TWENTY_MB, Site, redirect, respond, stream_bytes
 from tests.ingest.test_text import assert_plain
 
 pytestmark = pytest.mark.mongo

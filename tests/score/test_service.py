@@ -11,10 +11,9 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 
 from tellwell.common.events import RelatedStory, StoryScored
-from tellwell.common.kafka import consumer_options, ensure_topics, make_broker
+from tellwell.common.kafka import consumer_options, make_broker, story_publisher
 from tellwell.common.settings import KafkaSettings
 from tellwell.common.testing import make_story_scored
-from tellwell.common.topics import TopicSpec, dlq_name
 from tellwell.common.views import (
     STORY_VIEW_INDEXES,
     STORY_VIEWS,
@@ -26,8 +25,9 @@ from tellwell.common.views import (
 from tellwell.ingest.repository import source_doc
 from tellwell.score import repository as repo
 from tellwell.score.domain import Member
-from tellwell.score.handlers import kafka_publisher, make_router
+from tellwell.score.handlers import CONSUMER
 from tellwell.score.pipeline import ScorePipeline
+from tests.fixtures.kafka import consumer_broker, group_id, in_memory_consumer, source_and_target
 from tests.score.stories import CONTRADICTING, SUPPORTING, member, sources_for, summary_for
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -85,6 +85,21 @@ def chile_story() -> list[Member]:
         member("mercurynews.com", SUPPORTING[3], minutes=9),
         member("latimes.com", CONTRADICTING[0], minutes=11),
     ]
+
+
+async def seeded_chile(db) -> list[Member]:
+    """The Chile story's members, stored with their outlets."""
+    members = chile_story()
+    await seed(db, members)
+    return members
+
+
+async def copper_story(pipeline: ScorePipeline, members: list[Member]) -> StoryScored:
+    """A story on the copper market, scored and stored, for the Chile story to relate to."""
+    [copper] = await pipeline.process(
+        [summary_for(members[:2], story_id="story-copper", title="Copper jumps on Chile mine fears")]
+    )
+    return copper
 
 
 @pytest.fixture
@@ -160,8 +175,7 @@ class TestViewStore:
 @pytest.mark.mongo
 class TestPipeline:
     async def test_a_summary_becomes_a_stored_view_and_one_event(self, mongo_db, pipeline_factory):
-        members = chile_story()
-        await seed(mongo_db, members)
+        members = await seeded_chile(mongo_db)
         out = Collected()
 
         [view] = await pipeline_factory(out).process([summary_for(members, version=2)])
@@ -183,8 +197,7 @@ class TestPipeline:
     async def test_stale_versions_are_ignored_and_redelivery_changes_nothing(
         self, mongo_db, pipeline_factory
     ):
-        members = chile_story()
-        await seed(mongo_db, members)
+        members = await seeded_chile(mongo_db)
         out = Collected()
         pipeline = pipeline_factory(out)
         [v3] = await pipeline.process([summary_for(members, version=3)])
@@ -199,8 +212,7 @@ class TestPipeline:
     async def test_a_language_model_rewrite_of_a_scored_version_reaches_the_view(
         self, mongo_db, pipeline_factory
     ):
-        members = chile_story()
-        await seed(mongo_db, members)
+        members = await seeded_chile(mongo_db)
         pipeline = pipeline_factory()
         [extractive] = await pipeline.process([summary_for(members, version=3)])
         rewrite = summary_for(members, version=3, method="llm:test-model", title="Chile quake kills 300")
@@ -241,12 +253,9 @@ class TestPipeline:
         assert (await mongo_db[STORY_VIEWS].find_one({"_id": v3.story_id}))["version"] == 400
 
     async def test_related_views_stored_by_this_replica_are_not_read_again(self, mongo_db, pipeline_factory):
-        members = chile_story()
-        await seed(mongo_db, members)
+        members = await seeded_chile(mongo_db)
         pipeline = pipeline_factory()
-        [copper] = await pipeline.process(
-            [summary_for(members[:2], story_id="story-copper", title="Copper jumps on Chile mine fears")]
-        )
+        copper = await copper_story(pipeline, members)
         await mongo_db[STORY_VIEWS].delete_many({"_id": "story-copper"})  # gone from the store, not cached
 
         related = [RelatedStory(story_id="story-copper", score=0.6)]
@@ -256,8 +265,7 @@ class TestPipeline:
         assert view.related[0].confidence == copper.confidence.value
 
     async def test_a_grown_story_reads_only_its_new_members(self, mongo_db, pipeline_factory):
-        members = chile_story()
-        await seed(mongo_db, members)
+        members = await seeded_chile(mongo_db)
         pipeline = pipeline_factory()
         await pipeline.process([summary_for(members[:4], version=1)])
         await mongo_db.articles.delete_many({"_id": members[0].article_id})  # read before: not again
@@ -267,8 +275,7 @@ class TestPipeline:
         assert [a.article_id for a in view.articles] == [m.article_id for m in members]
 
     async def test_a_merged_story_points_to_its_survivor(self, mongo_db, pipeline_factory):
-        members = chile_story()
-        await seed(mongo_db, members)
+        members = await seeded_chile(mongo_db)
         pipeline = pipeline_factory()
         await pipeline.process([summary_for(members[:2], story_id="story-b", version=1)])
 
@@ -284,12 +291,9 @@ class TestPipeline:
         assert doc["version"] == final.version
 
     async def test_related_stories_are_filled_from_their_views(self, mongo_db, pipeline_factory):
-        members = chile_story()
-        await seed(mongo_db, members)
+        members = await seeded_chile(mongo_db)
         pipeline = pipeline_factory()
-        [copper] = await pipeline.process(
-            [summary_for(members[:2], story_id="story-copper", title="Copper jumps on Chile mine fears")]
-        )
+        copper = await copper_story(pipeline, members)
 
         [view] = await pipeline.process(
             [summary_for(members, related=[RelatedStory(story_id="story-copper", score=0.5)])]
@@ -323,18 +327,10 @@ class TestPipeline:
 @pytest.mark.mongo
 class TestHandler:
     async def test_summaries_in_views_out_and_a_poison_record_to_the_dlq(self, mongo_db, pipeline_factory):
-        members = chile_story()
-        await seed(mongo_db, members)
-        broker = make_broker(KafkaSettings(), service="score-test", registry=CollectorRegistry())
-        broker.include_router(make_router(source="in-summary", group="g"))
-        out = Collected()  # kafka_publisher needs the real broker: see TestOnTheRealBroker
+        members = await seeded_chile(mongo_db)
+        broker, dead = in_memory_consumer(CONSUMER, "score-test", source="in-summary")
+        out = Collected()  # story_publisher needs the real broker: see TestOnTheRealBroker
         pipeline = pipeline_factory(out)
-        dead = []
-
-        @broker.subscriber(dlq_name("in-summary"))
-        async def on_dead(message: KafkaMessage) -> None:
-            dead.append(message.body)
-
         async with TestKafkaBroker(broker) as br:
             br.context.set_global("pipeline", pipeline)
             await br.publish_batch(
@@ -344,7 +340,7 @@ class TestHandler:
                 topic="in-summary",
             )
 
-        assert dead == [b'{"type": "story.summary", "story_id": 42}']
+        assert [m.body for m in dead] == [b'{"type": "story.summary", "story_id": 42}']
         [event] = out.events  # the batch's newest version only
         assert event.cluster_version == 2
         doc = await mongo_db[STORY_VIEWS].find_one({"_id": "story-chile"})
@@ -353,10 +349,8 @@ class TestHandler:
     async def test_a_story_that_cannot_be_scored_goes_to_the_dlq_alone(
         self, mongo_db, pipeline_factory, monkeypatch
     ):
-        members = chile_story()
-        await seed(mongo_db, members)
-        broker = make_broker(KafkaSettings(), service="score-test", registry=CollectorRegistry())
-        broker.include_router(make_router(source="in-summary", group="g"))
+        members = await seeded_chile(mongo_db)
+        broker, dead = in_memory_consumer(CONSUMER, "score-test", source="in-summary")
         out = Collected()
         pipeline = pipeline_factory(out)
         real_score = pipeline.score
@@ -367,18 +361,13 @@ class TestHandler:
             return await real_score(summary)
 
         monkeypatch.setattr(pipeline, "score", score)
-        dead = []
-
-        @broker.subscriber(dlq_name("in-summary"))
-        async def on_dead(message: KafkaMessage) -> None:
-            dead.append((message.raw_message.key, message.headers.get("x-dlq-error")))
 
         bad = summary_for(members, story_id="story-bad")
         async with TestKafkaBroker(broker) as br:
             br.context.set_global("pipeline", pipeline)
             await br.publish_batch(summary_for(members), bad, topic="in-summary")
 
-        assert [h for _, h in dead] == ["cannot score this one"]
+        assert [m.headers.get("x-dlq-error") for m in dead] == ["cannot score this one"]
         assert [e.story_id for e in out.events] == ["story-chile"]
 
 
@@ -388,19 +377,13 @@ class TestOnTheRealBroker:
     async def test_summary_in_view_and_event_out_then_redelivery_changes_nothing(
         self, infra, mongo_db, pipeline_factory
     ):
-        members = chile_story()
-        await seed(mongo_db, members)
-        source, target = f"test-summary-{uuid.uuid4().hex[:8]}", f"test-scored-{uuid.uuid4().hex[:8]}"
-        await ensure_topics(
-            infra.kafka_bootstrap,
-            [TopicSpec(source, 2), TopicSpec(dlq_name(source), 1), TopicSpec(target, 2)],
-        )
+        members = await seeded_chile(mongo_db)
+        source, target = await source_and_target(infra, "summary", "scored")
         settings = KafkaSettings(bootstrap_servers=infra.kafka_bootstrap)
-        service = make_broker(settings, service="score-it", registry=CollectorRegistry())
-        service.include_router(
-            make_router(source=source, group=f"g-{uuid.uuid4().hex[:6]}", batch_wait_ms=50)
+        service = consumer_broker(
+            settings, CONSUMER, "score-it", source=source, group=group_id(), batch_wait_ms=50
         )
-        pipeline = pipeline_factory(kafka_publisher(service, target))
+        pipeline = pipeline_factory(story_publisher(service, target))
         reader = make_broker(settings, service="reader", registry=CollectorRegistry())
         got: list[StoryScored] = []
         keys: list[bytes] = []
@@ -445,16 +428,11 @@ class TestTheApp:
         from tellwell.score.app import create_app
         from tellwell.score.settings import Settings
 
-        members = chile_story()
-        await seed(mongo_db, members)
-        source, target = f"test-summary-{uuid.uuid4().hex[:8]}", f"test-scored-{uuid.uuid4().hex[:8]}"
-        await ensure_topics(
-            infra.kafka_bootstrap,
-            [TopicSpec(source, 1), TopicSpec(dlq_name(source), 1), TopicSpec(target, 1)],
-        )
+        members = await seeded_chile(mongo_db)
+        source, target = await source_and_target(infra, "summary", "scored", partitions=1)
         kafka = KafkaSettings(bootstrap_servers=infra.kafka_bootstrap)
         config = Settings(kafka=kafka, mongo=mongo_settings, batch_wait_ms=50)
-        app = create_app(config, source=source, target=target, group=f"g-{uuid.uuid4().hex[:6]}")
+        app = create_app(config, source=source, target=target, group=group_id())
         reader = make_broker(kafka, service="reader", registry=CollectorRegistry())
         got: list[StoryScored] = []
         arrived = asyncio.Event()
@@ -492,8 +470,7 @@ class TestHostileInput:
         assert [a.article_id for a in view.articles] == ids[2:4]
 
     async def test_a_broken_related_view_is_skipped(self, mongo_db, pipeline_factory):
-        members = chile_story()
-        await seed(mongo_db, members)
+        members = await seeded_chile(mongo_db)
         await mongo_db[STORY_VIEWS].insert_one({"_id": "story-broken", "version": 1, "view": "{not json"})
 
         [view] = await pipeline_factory().process(

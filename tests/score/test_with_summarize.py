@@ -1,6 +1,9 @@
 """The contract in practice: a summary made by the real summarizer (its pure domain function, on the
 same hand-built story) is scored as the score tests assume summaries look."""
 
+from dataclasses import fields
+
+from tellwell.common.articles import StoredArticle
 from tellwell.common.testing import make_story_cluster
 from tellwell.score.domain import recompute, score_story
 from tellwell.summarize.domain import Article, summarize
@@ -18,17 +21,8 @@ def test_every_claim_of_a_real_summary_is_checked_and_the_figure_recomputes():
         first_published_at=T0,
         last_published_at=members[-1].published_at,
     )
-    articles = [
-        Article(
-            article_id=m.article_id,
-            url=m.url,
-            source=m.source,
-            title=m.title,
-            published_at=m.published_at,
-            text=m.text,
-        )
-        for m in members
-    ]
+    # the same stored articles, as the summarizer reads them
+    articles = [Article(**{f.name: getattr(m, f.name) for f in fields(StoredArticle)}) for m in members]
 
     summary = summarize(cluster, articles)
     view = score_story(summary, members, sources_for(members), now=members[-1].published_at)

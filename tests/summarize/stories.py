@@ -3,6 +3,7 @@ of wire copy, broadcaster and partisan outlets: datelines, bylines, newsletter p
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from tellwell.common.events import Lean
@@ -85,6 +86,35 @@ QUAKE = [
         published_at=T0 + timedelta(hours=1),
     ),
 ]
+
+
+def one_per_outlet(slug: str, rows: Iterable[Mapping[str, str]]) -> list[Article]:
+    """An article per row (its ``source`` and other fields), a minute apart, each at
+    ``https://<source>/<slug>`` with the id ``<first letter of slug><row>``."""
+    return [
+        Article(
+            article_id=f"{slug[0]}{i}",
+            url=f"https://{row['source']}/{slug}",
+            published_at=T0 + timedelta(minutes=i),
+            **row,
+        )
+        for i, row in enumerate(rows)
+    ]
+
+
+def headlines(*titles: str) -> list[Article]:
+    """Headlines without text, one outlet each, five minutes apart."""
+    return [
+        Article(
+            article_id=f"h{i}",
+            url=f"https://outlet{i}.example/story",
+            source=f"outlet{i}.example",
+            title=title,
+            published_at=T0 + timedelta(minutes=5 * i),
+        )
+        for i, title in enumerate(titles)
+    ]
+
 
 HEADLINES_ONLY = [
     Article(

@@ -2,7 +2,7 @@
 
 import json
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from tellwell.common.events import GapKind, StorySummary
 from tellwell.common.testing import make_story_cluster
 from tellwell.summarize.domain import Article, redundant_texts, summarize
 from tellwell.summarize.text import tokenize
-from tests.summarize.stories import T0
+from tests.summarize.stories import headlines, one_per_outlet
 
 STREAMS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "streams"
 SWIFT_STORY = "dqJSZAbIJ1RpWBMuWD0zH4dLp0drM"  # uci-head: Billboard's 2014 Money Makers list
@@ -25,19 +25,6 @@ QUOTED = [  # the summary the issue quotes, one source each
 def run(articles) -> StorySummary:
     cluster = make_story_cluster(member_ids=[a.article_id for a in articles])
     return summarize(cluster, articles)
-
-
-def headlines(*titles: str) -> list[Article]:
-    return [
-        Article(
-            article_id=f"t{i}",
-            url=f"https://outlet{i}.example/story",
-            source=f"outlet{i}.example",
-            title=title,
-            published_at=T0 + timedelta(minutes=5 * i),
-        )
-        for i, title in enumerate(titles)
-    ]
 
 
 def texts(summary: StorySummary) -> list[str]:
@@ -151,19 +138,18 @@ POT = [
 ]
 
 
+LEGAL_SINCE_JANUARY = "The state began legal recreational sales on January 1."
+
+
 def pot_story(rows=POT) -> list[Article]:
-    return [
-        Article(
-            article_id=f"p{i}",
-            url=f"https://{src}/pot",
-            source=src,
-            source_name=name,
-            title="Colorado pot tax revenue for January",
-            text=f"{sentence}. The state began legal recreational sales on January 1.",
-            published_at=T0 + timedelta(minutes=i),
-        )
-        for i, (src, name, sentence) in enumerate(rows)
-    ]
+    title = "Colorado pot tax revenue for January"
+    return one_per_outlet(
+        "pot",
+        (
+            {"source": src, "source_name": name, "title": title, "text": f"{sentence}. {LEGAL_SINCE_JANUARY}"}
+            for src, name, sentence in rows
+        ),
+    )
 
 
 def conflicts(articles: list[Article]) -> list[str]:

@@ -8,18 +8,17 @@ from datetime import timedelta
 
 import pytest
 from faststream.kafka import TestKafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 
 from tellwell.common.events import GroundedSentence, StorySummary
-from tellwell.common.kafka import consumer_options, ensure_topics, make_broker
+from tellwell.common.kafka import consumer_options, make_broker, story_publisher
 from tellwell.common.settings import KafkaSettings
 from tellwell.common.testing import make_story_cluster, make_story_summary
-from tellwell.common.topics import TopicSpec, dlq_name
 from tellwell.summarize import pipeline, repository
-from tellwell.summarize.handlers import kafka_publisher, make_router
+from tellwell.summarize.handlers import CONSUMER
 from tellwell.summarize.pipeline import Summarizer
 from tellwell.summarize.settings import Settings
+from tests.fixtures.kafka import consumer_broker, group_id, in_memory_consumer, source_and_target
 from tests.summarize.stories import QUAKE, T0
 
 IDS = [a.article_id for a in QUAKE]
@@ -494,22 +493,15 @@ class _HeldWrites:
 @pytest.mark.mongo
 class TestHandler:
     async def test_poison_record_goes_to_dlq_and_the_rest_is_accepted(self, mongo_db, make_summarizer):
-        broker = make_broker(KafkaSettings(), service="summarize-test", registry=CollectorRegistry())
-        broker.include_router(make_router(source="in-topic", group="g"))
+        broker, dead = in_memory_consumer(CONSUMER, "summarize-test")
         summarizer = make_summarizer(Published())
-        dead = []
-
-        @broker.subscriber(dlq_name("in-topic"))
-        async def on_dead(message: KafkaMessage) -> None:
-            dead.append(message.body)
-
         async with TestKafkaBroker(broker) as br:
             br.context.set_global("summarizer", summarizer)
             await br.publish_batch(
                 cluster(1), b"{not json", cluster(2), cluster(1, story_id="b"), topic="in-topic"
             )
 
-        assert dead == [b"{not json"]
+        assert [m.body for m in dead] == [b"{not json"]
         pending = {d["story_id"]: d["version"] async for d in mongo_db.summary_pending.find()}
         assert pending == {"quake": 2, "b": 1}
 
@@ -518,19 +510,14 @@ class TestHandler:
 @pytest.mark.mongo
 class TestOnTheRealBroker:
     async def test_cluster_event_in_summary_out_and_redelivery_changes_nothing(self, infra, mongo_db):
-        source, target = f"test-cl-{uuid.uuid4().hex[:8]}", f"test-sum-{uuid.uuid4().hex[:8]}"
-        await ensure_topics(
-            infra.kafka_bootstrap,
-            [TopicSpec(source, 2), TopicSpec(dlq_name(source), 1), TopicSpec(target, 2)],
-        )
+        source, target = await source_and_target(infra, "cl", "sum")
         await store_quake(mongo_db)
         kafka = KafkaSettings(bootstrap_servers=infra.kafka_bootstrap)
-        service = make_broker(kafka, service="summarize-it", registry=CollectorRegistry())
-        service.include_router(
-            make_router(source=source, group=f"g-{uuid.uuid4().hex[:6]}", batch_wait_ms=50)
+        service = consumer_broker(
+            kafka, CONSUMER, "summarize-it", source=source, group=group_id(), batch_wait_ms=50
         )
         config = Settings(replica_id="it", debounce_s=0.5, flush_interval_s=0.1)
-        summarizer = Summarizer(mongo_db, kafka_publisher(service, target), config)
+        summarizer = Summarizer(mongo_db, story_publisher(service, target), config)
         reader = make_broker(kafka, service="reader", registry=CollectorRegistry())
         got: list[StorySummary] = []
 

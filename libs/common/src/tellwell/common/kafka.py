@@ -18,14 +18,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 import aiokafka.errors
 import pymongo.errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import AckPolicy, BaseMiddleware, Context
 from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
@@ -285,6 +287,67 @@ def batch_subscriber(
             **extra,
         ),
     )
+
+
+Decoded = list[tuple[Any, M]]
+"""A decoded batch: each record with its event."""
+
+
+DeadLetters = Iterable[tuple[Any, BaseException]]
+"""What a batch handler could not handle: each record with the error it goes to the DLQ with."""
+
+
+@dataclass(frozen=True)
+class BatchConsumer(Generic[M]):
+    """A service's batch subscriber: the records of ``source`` decoded as ``model`` (one that does
+    not decode goes to the DLQ alone), then ``handle(worker, decoded)`` with the context object
+    named ``context``; each record ``handle`` returns goes to the DLQ with its error.
+
+    The handler returns once the batch is durable, so the offsets commit after that. Tests build the
+    router on their own topic and group.
+
+    Example Snippet::
+
+        async def cluster_articles(pipeline: ClusterPipeline, decoded: Decoded[RawArticle]) -> DeadLetters:
+            await pipeline.process([event for _, event in decoded])
+            return ()
+
+        CONSUMER = BatchConsumer(RawArticle, cluster_articles, context="pipeline",
+                                 source=Topic.raw_article, group="cluster", batch_max=256)
+        broker.include_router(CONSUMER.router(batch_wait_ms=50))
+    """
+
+    model: type[M]
+    handle: Callable[[Any, Decoded[M]], Awaitable[DeadLetters]]
+    context: str
+    source: str
+    group: str
+    batch_max: int
+    batch_wait_ms: int = IDLE_POLL_MS
+    partition_fetch_bytes: int | None = None
+
+    def router(self, **changes: Any) -> KafkaRouter:
+        """The subscriber as a router, with ``changes`` to the fields (``source``, ``group``, ...)."""
+        spec = replace(self, **changes)
+        router = KafkaRouter()
+
+        @batch_subscriber(
+            router,
+            spec.source,
+            group=spec.group,
+            batch_max=spec.batch_max,
+            batch_wait_ms=spec.batch_wait_ms,
+            partition_fetch_bytes=spec.partition_fetch_bytes,
+        )
+        async def consume(
+            message: KafkaMessage, broker: BrokerDep, worker: Any = Context(spec.context)
+        ) -> None:
+            decoded = await decode_batch(broker, message, spec.model, group=spec.group)
+            if decoded:
+                for record, exc in await spec.handle(worker, decoded):
+                    await dead_letter(broker, record, exc, group=spec.group)
+
+        return router
 
 
 def consumer_options(group_id: str) -> dict[str, Any]:

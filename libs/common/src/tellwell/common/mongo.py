@@ -4,8 +4,7 @@ Any MongoDB-wire server works: FerretDB locally, MongoDB in compose and producti
 
 Example::
 
-    client = make_mongo_client(settings.mongo)
-    db = client[settings.mongo.database]
+    client, db = open_database(settings.mongo)
     await db.articles.update_one({"_id": aid}, {"$set": doc}, upsert=True)
     await client.close()
 """
@@ -18,6 +17,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from tellwell.common.observability import Check
@@ -35,6 +35,14 @@ def make_mongo_client(settings: MongoSettings, **kwargs: Any) -> AsyncMongoClien
     }
     options.update(kwargs)
     return AsyncMongoClient(settings.url, **options)
+
+
+def open_database(
+    settings: MongoSettings,
+) -> tuple[AsyncMongoClient[dict[str, Any]], AsyncDatabase[dict[str, Any]]]:
+    """A client (``make_mongo_client``) and the database ``settings`` names; close the client after."""
+    client = make_mongo_client(settings)
+    return client, client[settings.database]
 
 
 DUPLICATE_KEY = 11000

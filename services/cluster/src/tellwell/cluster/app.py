@@ -17,7 +17,7 @@ from tellwell.cluster.pipeline import ClusterPipeline
 from tellwell.cluster.settings import Settings, settings
 from tellwell.common.embed import Encoder
 from tellwell.common.kafka import broker_check, make_broker, story_publisher
-from tellwell.common.mongo import make_mongo_client, started_mongo_check
+from tellwell.common.mongo import open_database, started_mongo_check
 from tellwell.common.observability import configure_logging, http_routes
 from tellwell.common.topics import Topic
 from tellwell.common.vectors import make_vector_index
@@ -37,8 +37,7 @@ def create_app(config: Settings = settings) -> AsgiFastStream:
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
         configure_logging("cluster", config.log_level, config.log_json)
-        mongo = make_mongo_client(config.mongo)
-        db = mongo[config.mongo.database]
+        mongo, db = open_database(config.mongo)
         index = make_vector_index(config.qdrant)
         encoder = Encoder(threads=config.encoder_threads, max_seq_length=config.encoder_max_tokens)
         encoder.load()  # before consuming: the first batch must not wait for the model

@@ -15,6 +15,7 @@ stored, which consumers ignore as already applied.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,17 +42,12 @@ STATS_EVERY = timedelta(seconds=60)
 DECISIONS = Counter("tellwell_cluster_assignments_total", "Article assignments", ["kind"])
 
 
+ARTICLE_IN_FIELDS = {f.name for f in dataclasses.fields(ArticleIn)}
+
+
 def article_in(event: RawArticle) -> ArticleIn:
-    return ArticleIn(
-        article_id=event.article_id,
-        title=event.title,
-        text=event.text,
-        lead=event.lead,
-        language=event.language,
-        published_at=event.published_at,
-        source=event.source,
-        copy_of=event.copy_of,
-    )
+    """The fields of ``event`` the decision uses (``ArticleIn`` names them as ``raw.article`` does)."""
+    return ArticleIn(**event.model_dump(include=ARTICLE_IN_FIELDS))
 
 
 class ClusterPipeline:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from tellwell.common.http import install_problem_handlers, ops_router
 from tellwell.common.kafka import broker_check, make_broker
-from tellwell.common.mongo import make_mongo_client, mongo_check
+from tellwell.common.mongo import mongo_check, open_database
 from tellwell.common.observability import configure_logging
 from tellwell.ingest import repository as repo
 from tellwell.ingest.api import router
@@ -59,8 +59,7 @@ def create_app(config: Settings = settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging("ingest", config.log_level, config.log_json)
-        mongo = make_mongo_client(config.mongo)
-        db = mongo[config.mongo.database]
+        mongo, db = open_database(config.mongo)
         app.state.mongo, app.state.db, app.state.settings = mongo, db, config
         await broker.start()
         await repo.ensure_indexes(db)

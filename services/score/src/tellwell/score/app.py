@@ -13,13 +13,13 @@ from faststream import ContextRepo
 from faststream.asgi import AsgiFastStream
 
 from tellwell.common.embed import Encoder
-from tellwell.common.kafka import broker_check, make_broker
-from tellwell.common.mongo import make_mongo_client, started_mongo_check
+from tellwell.common.kafka import broker_check, make_broker, story_publisher
+from tellwell.common.mongo import open_database, started_mongo_check
 from tellwell.common.observability import configure_logging, http_routes
 from tellwell.common.topics import Topic
 from tellwell.score import repository as repo
 from tellwell.score.corroboration import Checker
-from tellwell.score.handlers import GROUP, kafka_publisher, make_router
+from tellwell.score.handlers import CONSUMER, GROUP
 from tellwell.score.pipeline import ScorePipeline
 from tellwell.score.settings import Settings, settings
 
@@ -34,7 +34,7 @@ def create_app(
     """The service; ``source``/``target``/``group`` exist for tests on their own topics."""
     broker = make_broker(config.kafka, service="score")
     broker.include_router(
-        make_router(
+        CONSUMER.router(
             source=source, group=group, batch_max=config.batch_max, batch_wait_ms=config.batch_wait_ms
         )
     )
@@ -43,8 +43,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
         configure_logging("score", config.log_level, config.log_json)
-        mongo = make_mongo_client(config.mongo)
-        db = mongo[config.mongo.database]
+        mongo, db = open_database(config.mongo)
         state["mongo"] = mongo
         try:
             await repo.ensure_indexes(db)
@@ -55,7 +54,7 @@ def create_app(
                 await asyncio.to_thread(encoder.load)
             pipeline = ScorePipeline(
                 db,
-                kafka_publisher(broker, target),
+                story_publisher(broker, target),
                 config.params(),
                 concurrency=config.concurrency,
                 source_cache_s=config.source_cache_s,

@@ -30,6 +30,7 @@ import numpy as np
 
 from tellwell.common.embed import TextEncoder
 from tellwell.common.figures import Quantity, agree, differ
+from tellwell.common.vector_cache import VectorCache
 from tellwell.score.text import Figure, analyse, context_of, entities, figures, proper_words, term_set, terms
 
 
@@ -336,22 +337,11 @@ class Checker:
             encoder = Encoder(max_seq_length=64)
         self.encoder: TextEncoder | None = encoder or None
         self.capacity = capacity
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._embed = VectorCache(self._encode, capacity)
 
-    def _embed(self, texts: Iterable[str]) -> dict[str, np.ndarray]:
+    def _encode(self, texts: list[str]) -> np.ndarray:
         assert self.encoder is not None
-        wanted = list(dict.fromkeys(texts))
-        missing = [t for t in wanted if t not in self._vectors]
-        if missing:
-            for t, v in zip(missing, self.encoder.encode(missing), strict=True):
-                self._vectors[t] = v
-        out = {}
-        for t in wanted:
-            self._vectors.move_to_end(t)
-            out[t] = self._vectors[t]
-        while len(self._vectors) > self.capacity:
-            self._vectors.popitem(last=False)
-        return out
+        return self.encoder.encode(texts)
 
     def assess(
         self,

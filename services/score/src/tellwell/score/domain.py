@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from tellwell.common.articles import StoredArticle
 from tellwell.common.events import (
     ArticleRef,
     Blindspot,
@@ -45,17 +46,9 @@ from tellwell.score.corroboration import (
 
 
 @dataclass(frozen=True, slots=True)
-class Member:
+class Member(StoredArticle):
     """A member article as score reads it from ingest's ``articles`` collection."""
 
-    article_id: str
-    url: str
-    source: str
-    title: str
-    published_at: datetime
-    text: str = ""
-    lead: str = ""
-    source_name: str | None = None
     language: str = "und"
     copy_of: str | None = None
     fingerprint: str = ""

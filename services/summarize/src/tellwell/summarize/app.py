@@ -16,7 +16,7 @@ from faststream import ContextRepo
 from faststream.asgi import AsgiFastStream
 
 from tellwell.common.kafka import broker_check, make_broker, story_publisher
-from tellwell.common.mongo import make_mongo_client, started_mongo_check
+from tellwell.common.mongo import open_database, started_mongo_check
 from tellwell.common.observability import configure_logging, http_routes
 from tellwell.common.topics import Topic
 from tellwell.summarize.embedding import SentenceVectors, default_encoder
@@ -40,8 +40,7 @@ def create_app(config: Settings = settings) -> AsgiFastStream:
             # Loaded now, off the event loop (about a second: the weights, the ONNX session),
             # so the first story does not wait for it (score does the same).
             await asyncio.to_thread(vectors.warm)
-        mongo = make_mongo_client(config.mongo)
-        db = mongo[config.mongo.database]
+        mongo, db = open_database(config.mongo)
         improver = ChatImprover.from_settings(config)
         summarizer = Summarizer(
             db, story_publisher(broker, Topic.story_summary), config, improver=improver, vectors=vectors

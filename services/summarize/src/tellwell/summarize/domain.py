@@ -34,6 +34,7 @@ from uuid import uuid4
 
 import numpy as np
 
+from tellwell.common.articles import StoredArticle
 from tellwell.common.events import (
     Gap,
     GapKind,
@@ -62,17 +63,9 @@ METHOD = "extractive-v1"
 
 
 @dataclass(frozen=True)
-class Article:
+class Article(StoredArticle):
     """What the summariser reads of a member article (from the ``articles`` collection)."""
 
-    article_id: str
-    url: str
-    source: str
-    title: str
-    published_at: datetime
-    text: str = ""
-    lead: str = ""
-    source_name: str | None = None
     lean: Lean = Lean.unrated
     category_hint: str | None = None
     copy_of: str | None = None
@@ -129,6 +122,10 @@ class Unit:
     tokens: list[str] = field(default_factory=list)
     variants: dict[str, str] = field(default_factory=dict)  # each carrier's own wording
     truncated: bool = False  # a headline the feed cut short
+
+    def text_of(self, article: Article) -> str:
+        """The sentence in ``article``'s own wording."""
+        return self.variants.get(article.article_id, self.text)
 
 
 # ---------------------------------------------------------------- input selection
@@ -624,6 +621,18 @@ def choose_title(articles: Sequence[Article], units: Sequence[Unit], scores: np.
 # ---------------------------------------------------------------- perspectives
 
 
+def own_perspective(article: Article, unit: Unit) -> Perspective:
+    """``article``'s line under its own source and lean."""
+    return Perspective(
+        source=article.source,
+        source_name=article.source_name,
+        lean=article.lean,
+        article_id=article.article_id,
+        url=article.url,
+        text=unit.text_of(article),
+    )
+
+
 def perspectives(
     articles: Sequence[Article], units: Sequence[Unit], sims: np.ndarray, params: Params
 ) -> list[Perspective]:
@@ -646,17 +655,7 @@ def perspectives(
                 best_by_source[a.source] = (score, i, a)
     entries = sorted(best_by_source.values(), key=lambda e: (e[2].published_at, e[2].source))
     if len(entries) <= params.max_perspectives:
-        return [
-            Perspective(
-                source=a.source,
-                source_name=a.source_name,
-                lean=a.lean,
-                article_id=a.article_id,
-                url=a.url,
-                text=units[i].variants.get(a.article_id, units[i].text),
-            )
-            for _, i, a in entries
-        ]
+        return [own_perspective(a, units[i]) for _, i, a in entries]
     groups: dict[Lean, list[tuple[float, int, Article]]] = defaultdict(list)
     for entry in entries:
         groups[entry[2].lean].append(entry)
@@ -675,23 +674,16 @@ def perspectives(
                 lean=lean,
                 article_id=a.article_id,
                 url=a.url,
-                text=units[i].variants.get(a.article_id, units[i].text),
+                text=units[i].text_of(a),
             )
         )
     # Unrated sources have no lean to group by: the most telling of them speak for themselves.
     slots = max(params.max_perspectives - len(out), 2)
     unrated = sorted(groups.get(Lean.unrated, []), key=lambda e: -e[0])[:slots]
-    for _, i, a in sorted(unrated, key=lambda e: (e[2].published_at, e[2].source)):
-        out.append(
-            Perspective(
-                source=a.source,
-                source_name=a.source_name,
-                lean=a.lean,
-                article_id=a.article_id,
-                url=a.url,
-                text=units[i].variants.get(a.article_id, units[i].text),
-            )
-        )
+    out.extend(
+        own_perspective(a, units[i])
+        for _, i, a in sorted(unrated, key=lambda e: (e[2].published_at, e[2].source))
+    )
     return out
 
 

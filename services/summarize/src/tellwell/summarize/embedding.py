@@ -8,12 +8,12 @@ sentences.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 
 from tellwell.common.embed import TextEncoder
+from tellwell.common.vector_cache import VectorCache
 
 # Word pieces per sentence, as score embeds its sentences: a sentence's opening carries what it says.
 MAX_SEQ_LENGTH = 64
@@ -36,9 +36,16 @@ class SentenceVectors:
     def __init__(self, encoder: TextEncoder, capacity: int = 50_000) -> None:
         self.encoder = encoder
         self.capacity = capacity
-        self.encoded = 0  # texts embedded so far (cache misses)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache = VectorCache(self._encode, capacity)
         self._lock = threading.Lock()
+
+    @property
+    def encoded(self) -> int:
+        """Texts embedded so far (cache misses)."""
+        return self._cache.encoded
+
+    def _encode(self, texts: list[str]) -> list[np.ndarray]:
+        return [np.asarray(v, dtype=np.float32) for v in self.encoder.encode(texts)]
 
     def warm(self) -> None:
         """Load the model and run it once (seconds: the service does it at start, in a thread,
@@ -47,17 +54,5 @@ class SentenceVectors:
             self.encoder.encode(["warm up"])
 
     def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        wanted = list(dict.fromkeys(texts))
         with self._lock:
-            missing = [t for t in wanted if t not in self._cache]
-            if missing:
-                for t, v in zip(missing, self.encoder.encode(missing), strict=True):
-                    self._cache[t] = np.asarray(v, dtype=np.float32)
-                self.encoded += len(missing)
-            out = {}
-            for t in wanted:
-                self._cache.move_to_end(t)
-                out[t] = self._cache[t]
-            while len(self._cache) > self.capacity:
-                self._cache.popitem(last=False)
-        return out
+            return self._cache(texts)

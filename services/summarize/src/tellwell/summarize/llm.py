@@ -73,20 +73,19 @@ def validate_answer(content: str, articles: Sequence[Article]) -> _Answer:
         unknown = [i for i in sentence.article_ids if i not in texts]
         if unknown:
             raise Rejected(f"cites articles that are not members: {unknown}")
-        cited = " ".join(texts[i] for i in sentence.article_ids)
-        for quote in _QUOTE.findall(sentence.text):
-            if normalize(quote) not in cited:
-                raise Rejected(f"quote not found verbatim in the cited articles: {quote!r}")
-        for number in _NUMBER.findall(sentence.text):
-            if not _has_number(cited, number):
-                raise Rejected(f"number {number} is in none of the cited articles")
-    for quote in _QUOTE.findall(answer.title):
-        if normalize(quote) not in everything:
-            raise Rejected(f"title quote not in any article: {quote!r}")
-    for number in _NUMBER.findall(answer.title):
-        if not _has_number(everything, number):
-            raise Rejected(f"title number {number} is in no article")
+        _check_grounded(sentence.text, " ".join(texts[i] for i in sentence.article_ids), "the cited articles")
+    _check_grounded(answer.title, everything, "any article", what="title ")
     return answer
+
+
+def _check_grounded(text: str, source: str, where: str, what: str = "") -> None:
+    """Each quote of ``text`` is verbatim in ``source`` and each number is in it, or ``Rejected``."""
+    for quote in _QUOTE.findall(text):
+        if normalize(quote) not in source:
+            raise Rejected(f"{what}quote not found verbatim in {where}: {quote!r}")
+    for number in _NUMBER.findall(text):
+        if not _has_number(source, number):
+            raise Rejected(f"{what}number {number} is not in {where}")
 
 
 class ChatImprover:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import orjson
@@ -86,6 +87,27 @@ def redirect(request: Request, path: str) -> RedirectResponse:
     return RedirectResponse(path + (f"?{query}" if query else ""), status_code=308)
 
 
+STORY_RESPONSES: dict[int | str, dict[str, Any]] = {code: PROBLEMS[code] for code in (308, 404, 429)}
+
+
+async def story_response(
+    request: Request,
+    gw: Gateway,
+    story_id: str,
+    render: Callable[[], Awaitable[Rendered]],
+    *,
+    kind: str,
+    suffix: str = "",
+) -> Response:
+    """What ``render`` makes of a live story (cached per data version, as ``kind``), or a redirect
+    to ``/v1/stories/<survivor><suffix>`` for a merged one."""
+    try:
+        entry = await gw.cache.get((kind, story_key(gw.changes, story_id)), render)
+    except Merged as merged:
+        return redirect(request, f"/v1/stories/{quote(merged.survivor, safe='')}{suffix}")
+    return send(request, entry, STORY_CACHE)
+
+
 @router.get(
     "",
     response_model=FeedPage,
@@ -114,11 +136,7 @@ async def list_stories(request: Request, feed: FeedDep, gw: GatewayDep) -> Respo
     return send(request, entry, FEED_CACHE)
 
 
-@router.get(
-    "/{story_id}",
-    response_model=StoryScored,
-    responses={308: PROBLEMS[308], 404: PROBLEMS[404], 429: PROBLEMS[429]},
-)
+@router.get("/{story_id}", response_model=StoryScored, responses=STORY_RESPONSES)
 async def get_story(request: Request, story_id: StoryId, gw: GatewayDep) -> Response:
     """The full story view (the `story.scored` payload): summary, body, confidence with its breakdown,
     lean, perspectives, gaps, member articles, related stories.
@@ -132,18 +150,10 @@ async def get_story(request: Request, story_id: StoryId, gw: GatewayDep) -> Resp
         read_view(doc)  # never serve bytes that do not parse as a view
         return rendered(doc["view"].encode(), JSON)
 
-    try:
-        entry = await gw.cache.get(("story", story_key(gw.changes, story_id)), render)
-    except Merged as merged:
-        return redirect(request, f"/v1/stories/{quote(merged.survivor, safe='')}")
-    return send(request, entry, STORY_CACHE)
+    return await story_response(request, gw, story_id, render, kind="story")
 
 
-@router.get(
-    "/{story_id}/articles",
-    response_model=ArticlesPage,
-    responses={308: PROBLEMS[308], 404: PROBLEMS[404], 429: PROBLEMS[429]},
-)
+@router.get("/{story_id}/articles", response_model=ArticlesPage, responses=STORY_RESPONSES)
 async def story_articles(request: Request, story_id: StoryId, gw: GatewayDep) -> Response:
     """The story's member articles with their sources, oldest first (a merged id redirects)."""
 
@@ -159,8 +169,4 @@ async def story_articles(request: Request, story_id: StoryId, gw: GatewayDep) ->
         )
         return rendered(body, JSON)
 
-    try:
-        entry = await gw.cache.get(("articles", story_key(gw.changes, story_id)), render)
-    except Merged as merged:
-        return redirect(request, f"/v1/stories/{quote(merged.survivor, safe='')}/articles")
-    return send(request, entry, STORY_CACHE)
+    return await story_response(request, gw, story_id, render, kind="articles", suffix="/articles")
