@@ -70,7 +70,7 @@ fmt: $(UV) ## Format and autofix
 	$(UV) run ruff check --fix .
 
 typecheck: $(UV) ## mypy, strict on every package
-	$(UV) run mypy libs/common/src libs/cli/src services/*/src examples/subscriber
+	$(UV) run mypy libs/common/src libs/cli/src services/*/src bench/src examples/subscriber
 
 contract: $(UV) ## Regenerate docs/schemas and docs/asyncapi.json (refuses breaking changes)
 	$(UV) run tellwell contract export

@@ -68,7 +68,7 @@ class TestBenchPipelineState:
 
 class TestBenchClusterOutput:
     def test_output_in_a_missing_folder(self, tmp_path, monkeypatch):
-        from tellwell.cluster import bench
+        from tellwell.bench import cluster as bench
 
         class Encoder(HashEncoder):  # the real MiniLM is not what this test is about
             def __init__(self, **_: object) -> None:
@@ -88,10 +88,10 @@ class TestBenchClusterOutput:
 
 class TestTrainCategoryOutput:
     def test_output_in_a_missing_folder(self, tmp_path):
-        from tellwell.summarize import bench
+        from tellwell.summarize import train
 
         app = typer.Typer()
-        app.command()(bench.train_category)
+        app.command()(train.train_category)
         out = tmp_path / "models" / "categories.json"
         result = CliRunner().invoke(
             app, ["--input", str(stream(tmp_path, category="b")), "--output", str(out)]

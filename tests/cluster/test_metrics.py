@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from tellwell.cluster.bench import ari, bcubed, nmi
+from tellwell.bench.cluster import ari, bcubed, nmi
 
 # gold: a a a b b ; predicted: 1 1 2 2 2
 GOLD = ["a", "a", "a", "b", "b"]

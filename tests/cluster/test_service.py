@@ -9,26 +9,25 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from faststream.kafka import TestKafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 from pymongo.errors import AutoReconnect
 
+from tellwell.bench.cluster import bcubed
 from tellwell.cluster import pipeline as pipeline_module
 from tellwell.cluster import repository as repo
-from tellwell.cluster.bench import bcubed
 from tellwell.cluster.book import story_doc
 from tellwell.cluster.engine import Clusterer, new_story_id
-from tellwell.cluster.handlers import make_router
+from tellwell.cluster.handlers import CONSUMER
 from tellwell.cluster.pipeline import ClusterPipeline
 from tellwell.cluster.repository import stored_event
 from tellwell.common.embed import Encoder
 from tellwell.common.events import ChangeKind, StoryCluster
-from tellwell.common.kafka import consumer_options, make_broker
+from tellwell.common.kafka import consumer_options, make_broker, story_publisher
 from tellwell.common.mongo import make_mongo_client
 from tellwell.common.settings import KafkaSettings
 from tellwell.common.testing import make_raw_article, make_story_cluster
-from tellwell.common.topics import TopicSpec, dlq_name
 from tellwell.common.vectors import EdgeIndex
+from tests.fixtures.kafka import consumer_broker, group_id, in_memory_consumer, source_and_target
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -385,22 +384,15 @@ class TestFailedStore:
 @pytest.mark.mongo
 class TestHandler:
     async def test_poison_record_goes_to_dlq_and_the_batch_is_clustered(self, pipeline_factory):
-        broker = make_broker(KafkaSettings(), service="cluster-test", registry=CollectorRegistry())
-        broker.include_router(make_router(source="in-topic", group="g"))
+        broker, dead = in_memory_consumer(CONSUMER, "cluster-test")
         out = Collected()
         pipeline = await pipeline_factory(out)
-        dead = []
-
-        @broker.subscriber(dlq_name("in-topic"))
-        async def on_dead(message: KafkaMessage) -> None:
-            dead.append(message.body)
-
         good = [e for _, e in stream_events()][:3]
         async with TestKafkaBroker(broker) as br:
             br.context.set_global("pipeline", pipeline)
             await br.publish_batch(good[0], b"{not json", good[1], good[2], topic="in-topic")
 
-        assert dead == [b"{not json"]
+        assert [m.body for m in dead] == [b"{not json"]
         assert sorted(a for e in out.events for a in e.added_ids) == sorted(e.article_id for e in good)
 
 
@@ -410,20 +402,12 @@ class TestOnTheRealBroker:
     async def test_stream_through_kafka_then_every_message_redelivered(
         self, infra, pipeline_factory, mongo_db
     ):
-        from tellwell.cluster.handlers import kafka_publisher
-        from tellwell.common.kafka import ensure_topics
-
-        source, target = f"test-raw-{uuid.uuid4().hex[:8]}", f"test-cluster-{uuid.uuid4().hex[:8]}"
-        await ensure_topics(
-            infra.kafka_bootstrap,
-            [TopicSpec(source, 2), TopicSpec(dlq_name(source), 1), TopicSpec(target, 2)],
-        )
+        source, target = await source_and_target(infra, "raw", "cluster")
         settings = KafkaSettings(bootstrap_servers=infra.kafka_bootstrap)
-        service = make_broker(settings, service="cluster-it", registry=CollectorRegistry())
-        service.include_router(
-            make_router(source=source, group=f"g-{uuid.uuid4().hex[:6]}", batch_wait_ms=50)
+        service = consumer_broker(
+            settings, CONSUMER, "cluster-it", source=source, group=group_id(), batch_wait_ms=50
         )
-        pipeline = await pipeline_factory(kafka_publisher(service, target))
+        pipeline = await pipeline_factory(story_publisher(service, target))
         reader = make_broker(settings, service="reader", registry=CollectorRegistry())
         got: list[StoryCluster] = []
 

@@ -148,7 +148,7 @@ def wait_for_views(p: Pipeline, watch: PipelineWatch, ids: set[str], timeout_s: 
 
 def agreement(a: dict[str, str], b: dict[str, str]) -> float:
     """B-cubed F1 of two partitions of the same articles (1.0 = identical)."""
-    from tellwell.cluster.bench import bcubed
+    from tellwell.bench.cluster import bcubed
 
     keys = sorted(a.keys() & b.keys())
     return bcubed([a[k] for k in keys], [b[k] for k in keys])[2]
@@ -158,7 +158,7 @@ def in_process_partition(rows: Sequence[dict[str, Any]], ids: Sequence[str]) -> 
     """The clustering benchmark's own run (same decision code, in one process) on the same rows."""
     import tempfile
 
-    from tellwell.cluster.bench import run
+    from tellwell.bench.cluster import run
     from tellwell.cluster.domain import Params
     from tellwell.cluster.engine import EMBED_MAX_TOKENS, ArticleIn
     from tellwell.common.embed import Encoder
@@ -180,6 +180,13 @@ def in_process_partition(rows: Sequence[dict[str, Any]], ids: Sequence[str]) -> 
         encoder = Encoder(max_seq_length=EMBED_MAX_TOKENS)
         labels, _, _ = asyncio.run(run(articles, encoder, Params(), root=Path(root)))
     return dict(zip(ids, labels, strict=True))
+
+
+def one_process_agreement(
+    partition: dict[str, str], rows: Sequence[dict[str, Any]], ids: Sequence[str]
+) -> float:
+    """How far the pipeline's stories agree with the in-process run of the same rows (B-cubed F1)."""
+    return agreement(partition, in_process_partition(rows, ids))
 
 
 def _parse_time(value: str) -> Any:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from tellwell.gateway.bench import bench_views, gold_stories, uncached_paths
+from tellwell.bench.gateway import bench_views, gold_stories, uncached_paths
 from tellwell.gateway.deps import parse_feed
 from tellwell.gateway.settings import Settings
 

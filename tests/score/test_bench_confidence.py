@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tellwell.common.embed import HashEncoder
-from tellwell.score.bench_confidence import (
+from tellwell.bench.confidence import (
     Lexicon,
     Options,
     audit_figures,
@@ -21,6 +20,7 @@ from tellwell.score.bench_confidence import (
     run,
     spearman,
 )
+from tellwell.common.embed import HashEncoder
 from tellwell.score.corroboration import Stance
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -2,8 +2,8 @@
 
 import pytest
 
+from tellwell.bench.summarize import category_accuracy, correct
 from tellwell.common.events import Category
-from tellwell.summarize.bench import category_accuracy, correct
 from tellwell.summarize.category import CategoryModel, bundled_model, category_of_hint
 
 # Headlines written for these tests (none is in the UCI stream the bundled model learned from).
@@ -126,24 +126,24 @@ class TestHeldOutMeasure:
     """The bench's leave-one-story-out figure never lets a story into its own training set."""
 
     @staticmethod
-    def rows(words: str) -> list[dict[str, str]]:
-        return [{"title": t} for t in toy_story(words)]
+    def measure(per_category: int) -> dict:
+        """The bench's figures on two categories of ``per_category`` stories each, all alike."""
+        business, entertainment = ([{"title": t} for t in toy_story(w)] for w in ("qwfp zxcv", "plkm mnbv"))
+        stories = [business] * per_category + [entertainment] * per_category
+        labels = [Category.business] * per_category + [Category.entertainment] * per_category
+        return category_accuracy(stories, labels, nested=True)
 
     def test_a_story_is_not_part_of_its_own_training(self):
         # Two stories per category: held out, a story's words occur in one training story only,
         # below the two stories a term needs, so nothing is learned from them (it would, in-sample).
-        stories = [self.rows("qwfp zxcv")] * 2 + [self.rows("plkm mnbv")] * 2
-        labels = [Category.business] * 2 + [Category.entertainment] * 2
-        result = category_accuracy(stories, labels, nested=True)
+        result = self.measure(2)
         assert result["accuracy_leave_one_story_out"] == 0.0
         assert result["accuracy_nested_leave_one_story_out"] == 0.0
         assert result["held_out_misses"] == {"business->general": 2, "entertainment->general": 2}
 
     def test_words_the_other_stories_share_are_learned(self):
         # Four per category: a nested inner fold (two stories out) still trains on two of them.
-        stories = [self.rows("qwfp zxcv")] * 4 + [self.rows("plkm mnbv")] * 4
-        labels = [Category.business] * 4 + [Category.entertainment] * 4
-        result = category_accuracy(stories, labels, nested=True)
+        result = self.measure(4)
         assert result["accuracy_leave_one_story_out"] == 1.0
         assert result["accuracy_nested_leave_one_story_out"] == 1.0
         assert result["accuracy_leave_one_story_out_3_headlines"] == 1.0

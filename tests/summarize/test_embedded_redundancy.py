@@ -3,13 +3,12 @@ thing in other words, caught by MiniLM cosine with compatible facts; the thresho
 rated pairs; the words-only path unchanged."""
 
 import dataclasses
-from datetime import timedelta
 
 import pytest
 
+from tellwell.bench.redundancy import Pair, choose_threshold, precision_recall
 from tellwell.common.embed import HashEncoder
 from tellwell.common.testing import make_story_cluster
-from tellwell.summarize.bench_redundancy import Pair, choose_threshold, precision_recall
 from tellwell.summarize.domain import (
     Article,
     Params,
@@ -25,7 +24,7 @@ from tellwell.summarize.embedding import SentenceVectors, default_encoder
 from tellwell.summarize.pipeline import Summarizer
 from tellwell.summarize.settings import Settings
 from tests.summarize.stories import QUAKE as CHILE
-from tests.summarize.stories import T0
+from tests.summarize.stories import headlines, one_per_outlet
 
 # Three outlets tell the same fact in their own words (few shared words: the word rule misses the
 # BBC/AP pair), each then adds one of its own.
@@ -57,30 +56,7 @@ IRAN = [
 
 
 def story(rows=IRAN) -> list[Article]:
-    return [
-        Article(
-            article_id=f"q{i}",
-            url=f"https://{source}/quake",
-            source=source,
-            title=title,
-            text=text,
-            published_at=T0 + timedelta(minutes=i),
-        )
-        for i, (source, title, text) in enumerate(rows)
-    ]
-
-
-def headlines(*titles: str) -> list[Article]:
-    return [
-        Article(
-            article_id=f"h{i}",
-            url=f"https://outlet{i}.example/story",
-            source=f"outlet{i}.example",
-            title=title,
-            published_at=T0 + timedelta(minutes=5 * i),
-        )
-        for i, title in enumerate(titles)
-    ]
+    return one_per_outlet("quake", ({"source": s, "title": t, "text": x} for s, t, x in rows))
 
 
 def cluster(articles: list[Article]):

@@ -1,4 +1,4 @@
-"""Ingest's commands in the `tellwell` CLI: feeds, sources, API keys, bulk import, the ingest benchmark.
+"""Ingest's commands in the `tellwell` CLI: feeds, sources, API keys, bulk import.
 
 They work on the stores directly (MongoDB, Kafka) through the same code as the API.
 """
@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from pydantic import ValidationError
 from tellwell.common.http import field_errors
 from tellwell.common.jsonl import JsonlError, numbered_jsonl
 from tellwell.common.kafka import make_broker
-from tellwell.common.mongo import make_mongo_client
+from tellwell.common.mongo import open_database
 from tellwell.ingest import repository as repo
 from tellwell.ingest.domain import ArticleIn, Prepared, feed_list_entries, prepare
 from tellwell.ingest.feeds import FeedIn, FeedRefused, check_feed_address, new_feed_doc
@@ -69,11 +68,21 @@ def describe(
 
 @asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[repo.DB]:
-    client = make_mongo_client(settings.mongo)
+    client, db = open_database(settings.mongo)
     try:
-        yield client[settings.mongo.database]
+        yield db
     finally:
         await client.close()
+
+
+def on_database(query: Callable[[repo.DB], Awaitable[T]]) -> T:
+    """``query`` run on the database the environment's settings name."""
+
+    async def go() -> T:
+        async with database(Settings()) as db:
+            return await query(db)
+
+    return run(go)
 
 
 @asynccontextmanager
@@ -218,22 +227,14 @@ def feeds_add(
 def feeds_list(status: Annotated[str | None, typer.Option(help="active or paused")] = None) -> None:
     """List feeds with their last poll status."""
 
-    async def go() -> list[dict[str, Any]]:
-        async with database(Settings()) as db:
-            return await repo.list_feeds(db, status=status, after=None, limit=100_000)
-
-    for f in run(go):
+    for f in on_database(lambda db: repo.list_feeds(db, status=status, after=None, limit=100_000)):
         state = f.get("last_status") or "never polled"
         error = f"  {f['last_error']}" if f.get("last_error") else ""
         typer.echo(f"{f['_id']}  {f['status']:<6}  {state:<12}  {f['url']}{error}")
 
 
 def _set_status(feed_id: str, status: str, reason: str | None) -> None:
-    async def go() -> dict[str, Any] | None:
-        async with database(Settings()) as db:
-            return await repo.set_feed_status(db, feed_id, status, reason)
-
-    if run(go) is None:
+    if on_database(lambda db: repo.set_feed_status(db, feed_id, status, reason)) is None:
         raise typer.BadParameter(f"no feed {feed_id!r}")
     typer.echo(f"{feed_id} {status}")
 
@@ -253,12 +254,7 @@ def feeds_resume(feed_id: str) -> None:
 @feeds.command("remove")
 def feeds_remove(feed_id: str) -> None:
     """Remove a feed (its articles stay)."""
-
-    async def go() -> bool:
-        async with database(Settings()) as db:
-            return await repo.delete_feed(db, feed_id)
-
-    if not run(go):
+    if not on_database(lambda db: repo.delete_feed(db, feed_id)):
         raise typer.BadParameter(f"no feed {feed_id!r}")
     typer.echo(f"{feed_id} removed")
 
@@ -290,37 +286,24 @@ def sources_import(
 @apikeys.command("create")
 def apikeys_create(name: Annotated[str, typer.Argument(help="Who or what uses the key.")]) -> None:
     """Create a key; the secret is printed once and only its hash is stored."""
-
-    async def go() -> str:
-        async with database(Settings()) as db:
-            return await repo.create_api_key(db, name, datetime.now(UTC))
-
-    typer.echo(run(go))
+    typer.echo(on_database(lambda db: repo.create_api_key(db, name, datetime.now(UTC))))
 
 
 @apikeys.command("list")
 def apikeys_list() -> None:
-    async def go() -> list[dict[str, Any]]:
-        async with database(Settings()) as db:
-            return await repo.list_api_keys(db)
-
-    for k in run(go):
+    for k in on_database(repo.list_api_keys):
         state = "revoked" if k["revoked"] else "active"
         typer.echo(f"{k['_id']}  {state:<7}  {k['created_at']:%Y-%m-%d}  {k['name']}")
 
 
 @apikeys.command("revoke")
 def apikeys_revoke(key_id: str) -> None:
-    async def go() -> bool:
-        async with database(Settings()) as db:
-            return await repo.revoke_api_key(db, key_id)
-
-    if not run(go):
+    if not on_database(lambda db: repo.revoke_api_key(db, key_id)):
         raise typer.BadParameter(f"no key {key_id!r}")
     typer.echo(f"{key_id} revoked")
 
 
-# ----------------------------------------------------------------------------- import + bench
+# ----------------------------------------------------------------------------- import
 
 
 def read_articles(path: Path, errors: list[str]) -> Iterator[ArticleIn]:
@@ -400,61 +383,9 @@ def import_command(
     )
 
 
-def bench_ingest(
-    input: Annotated[Path, typer.Option("--input", exists=True, dir_okay=False, help="JSONL to import.")],
-    batch: Annotated[int, typer.Option(min=1, max=5000)] = 500,
-    database_name: Annotated[
-        str | None, typer.Option("--database", help="Default: a fresh bench database, dropped after.")
-    ] = None,
-) -> None:
-    """JSONL import to raw.article on the running stack; prints one JSON line.
-
-    The articles still go to ``raw.article`` (a running cluster service will take them)."""
-    import psutil
-
-    db_name = database_name or f"tellwell_bench_{int(time.time())}"
-    os.environ["MONGO_DATABASE"] = db_name
-    process = psutil.Process()
-    peak = process.memory_info().rss
-
-    def sample(_: int) -> None:
-        nonlocal peak
-        peak = max(peak, process.memory_info().rss)
-
-    started = time.perf_counter()
-    result, errors = asyncio.run(import_file(input, batch, sample))
-    elapsed = time.perf_counter() - started
-    if database_name is None:  # ours alone: nothing else reads it, so it does not pile up
-        asyncio.run(drop_database(db_name))
-    articles = len(result.created) + len(result.duplicates)
-    typer.echo(
-        json.dumps(
-            {
-                "bench": "ingest",
-                "input": input.name,
-                "articles": articles,
-                "created": len(result.created),
-                "copies": len(result.copies),
-                "invalid": len(errors),
-                "seconds": round(elapsed, 3),
-                "articles_per_s": round(articles / elapsed, 1),
-                "peak_rss_mb": round(peak / 2**20, 1),
-                "batch": batch,
-                "database": db_name,
-            }
-        )
-    )
-
-
-async def drop_database(name: str) -> None:
-    async with database(Settings()) as db:
-        await db.client.drop_database(name)
-
-
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     """Entry point ``tellwell.cli``: add ingest's commands to the `tellwell` CLI."""
     app.add_typer(feeds, name="feeds")
     app.add_typer(sources, name="sources")
     app.add_typer(apikeys, name="apikeys")
     app.command("import")(import_command)
-    groups["bench"].command("ingest")(bench_ingest)

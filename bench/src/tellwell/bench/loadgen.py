@@ -1,5 +1,5 @@
 """A small HTTP/1.1 keep-alive load generator, run as its own process by ``tellwell bench gateway``
-when ``wrk`` is not installed: ``python -m tellwell.gateway.loadgen HOST PORT PATH... --seconds S``
+when ``wrk`` is not installed: ``python -m tellwell.bench.loadgen HOST PORT PATH... --seconds S``
 (or ``--paths-file FILE``, one path a line, for more paths than a command line holds).
 
 Plain asyncio streams (uvloop when present), one request in flight per connection, paths taken

@@ -5,7 +5,7 @@ Seeds a fresh database with N story views made of real member articles (the labe
 their real headlines, text, publishers and URLs), starts the gateway as its own process (uvicorn,
 one worker, as deployed; it loads its in-memory read model before it is ready), drives load from
 another process on loopback (``wrk`` when it is installed or Debian's package can be installed,
-else ``tellwell.gateway.loadgen``), prints one JSON line and drops the database.
+else ``tellwell.bench.loadgen``), prints one JSON line and drops the database.
 
 Mixes (``--mix``, repeatable; both by default):
 
@@ -386,7 +386,7 @@ def run_python(port: int, paths: list[str], seconds: float, connections: int) ->
             [
                 sys.executable,
                 "-m",
-                "tellwell.gateway.loadgen",
+                "tellwell.bench.loadgen",
                 "127.0.0.1",
                 str(port),
                 "--paths-file",

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tellwell.score.bench import gold_rows
+from tellwell.bench.score import gold_rows
 from tellwell.score.related import (
     STOP_ENTITIES,
     EntityIndex,

@@ -33,7 +33,7 @@ Once: **pairs** (headline a as a claim, headline b as a one-headline article; ac
 pairs, score >= 4 must support and <= 1.5 must not; Spearman of the support strength with the
 score), **loso** (``--grid field=v1,v2`` over ``CorroborationParams``: for each held-out stream the
 grid point with the best support F1 at precision >= 0.90 on the other streams and the pairs, and the
-held-out figures with it, beside the defaults), **related** (``bench_related.related_metrics``) and
+held-out figures with it, beside the defaults), **related** (``related.related_metrics``) and
 the wall seconds of every section.
 """
 
@@ -1376,7 +1376,7 @@ def loso(
 
 def related_section(path: Path) -> dict[str, Any]:
     try:
-        module = importlib.import_module("tellwell.score.bench_related")
+        module = importlib.import_module("tellwell.bench.related")
         metrics = module.related_metrics
     except Exception as exc:  # another helper's module: the bench runs without it
         return {"error": f"{type(exc).__name__}: {exc}"}

@@ -1,5 +1,5 @@
-"""``tellwell bench summarize`` (speed and category accuracy) and ``tellwell summarize
-train-category`` (rebuild the bundled category prototypes), both on a labelled JSONL stream.
+"""``tellwell bench summarize``: speed and category accuracy on a labelled JSONL stream (read as
+``tellwell summarize train-category`` reads it, ``tellwell.summarize.train.read_stories``).
 
 Stories are the stream's gold stories (the gold label is read only to form stories and to score).
 The UCI headline stream has no article text, so speed is measured twice: on the real headlines
@@ -13,32 +13,24 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections import Counter, defaultdict
-from datetime import datetime
-from importlib import resources
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from tellwell.bench.redundancy import redundancy, threshold_report
 from tellwell.common.embed import TextEncoder
 from tellwell.common.events import Category
-from tellwell.common.jsonl import Kind, read_jsonl
 from tellwell.common.testing import make_story_cluster
-from tellwell.summarize.bench_redundancy import redundancy, threshold_report
-from tellwell.summarize.category import BUNDLED, DESCRIPTIONS, CategoryModel, Weights, bundled_model
+from tellwell.summarize.category import CategoryModel, Weights, bundled_model
 from tellwell.summarize.domain import Article, prepare, summarize
 from tellwell.summarize.embedding import SentenceVectors, default_encoder
 from tellwell.summarize.text import clear_caches
+from tellwell.summarize.train import read_stories
 
 SMALL_STORY = 3  # headlines per small held-out story
 
-UCI_CATEGORIES = {
-    "b": Category.business,
-    "t": Category.technology,
-    "e": Category.entertainment,
-    "m": Category.health,
-}
 # UCI's own definition of its labels is "b = business, t = science and technology, e = entertainment,
 # m = health" (the News Aggregator data set's README): our taxonomy splits its "t" in two, so a "t"
 # story classified as science is right by the data's definition. The strict figure (t = technology
@@ -49,24 +41,6 @@ ALSO_RIGHT: dict[Category, frozenset[Category]] = {Category.technology: frozense
 def correct(predicted: Category, gold: Category, *, strict: bool = False) -> bool:
     """Whether ``predicted`` is the gold label, or a category the gold label covers."""
     return predicted == gold or (not strict and predicted in ALSO_RIGHT.get(gold, ()))
-
-
-STREAM_REQUIRED: dict[str, Kind] = {"id": (str, int), "published_at": datetime, "story": (str, int)}
-STREAM_OPTIONAL: dict[str, Kind] = {"title": str, "text": str, "url": str, "source": str, "category": str}
-
-
-def read_stories(path: Path) -> tuple[list[list[dict[str, Any]]], list[Category | None]]:
-    """Rows grouped by gold story (stream order within each), and each story's gold category.
-
-    ``published_at`` comes back as a datetime; a row without ``id``, ``published_at`` or ``story``
-    raises ``JsonlError`` naming its line.
-    """
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in read_jsonl(path, required=STREAM_REQUIRED, optional=STREAM_OPTIONAL):
-        groups[str(row["story"])].append(row)
-    stories = list(groups.values())
-    labels = [UCI_CATEGORIES.get(str(rows[0].get("category"))) for rows in stories]
-    return stories, labels
 
 
 def to_article(row: dict[str, Any], text: str = "") -> Article:
@@ -385,29 +359,3 @@ def bench_summarize(
             err=True,
         )
     typer.echo(line)
-
-
-def train_category(
-    input: Annotated[
-        Path, typer.Option("--input", exists=True, dir_okay=False, help="Labelled JSONL stream (uci-head).")
-    ],
-    output: Annotated[
-        Path | None, typer.Option(help="Where to write (default: the package's bundled file).")
-    ] = None,
-) -> None:
-    """Rebuild the bundled category prototypes from a stream with a `category` field (b/t/e/m)."""
-    stories, labels = read_stories(input)
-    labelled = [
-        ([r.get("title") or "" for r in rows], label)
-        for rows, label in zip(stories, labels, strict=True)
-        if label is not None
-    ]
-    if not labelled:
-        raise typer.BadParameter("no story with a known category in the input")
-    model = CategoryModel.train(labelled)
-    data = model.to_json()
-    data["built_from"] = {"input": input.name, "stories": len(labelled), "categories": sorted(DESCRIPTIONS)}
-    target = output or Path(str(resources.files("tellwell.summarize") / "data" / BUNDLED))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
-    typer.echo(f"wrote {target} ({target.stat().st_size // 1024} KiB) from {len(labelled)} stories")
