@@ -39,6 +39,22 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.fixture(autouse=True)
+def sigint_as_in_a_terminal() -> Iterator[None]:
+    """SIGINT with Python's default handler, as a process started from a terminal has it: a test run
+    started in the background (``cmd &``) inherits SIGINT ignored, which StopSignals respects."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+# Runs a command with SIGINT back to its default first (an ignored SIGINT is inherited across exec).
+_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
 class TestStopSignals:
     @staticmethod
     def signal_self(sig: signal.Signals) -> None:
@@ -105,7 +121,12 @@ def interrupt(
     """Run ``command`` in a process group of its own; once ``when`` is printed (then ``after_s``
     seconds), ``act`` on it (Ctrl-C); returns (exit status, everything it printed)."""
     proc = subprocess.Popen(
-        command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0
+        [sys.executable, "-c", _DEFAULT_SIGINT, *command],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        process_group=0,
     )
     lines: list[str] = []
     seen = threading.Event()
