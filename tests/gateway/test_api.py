@@ -52,7 +52,7 @@ class TestFeed:
         await put_views(
             mongo_db,
             [
-                story(0, category=Category.science, title="Comet seen over Chile"),
+                story(0, category=Category.science, title="Comet seen over Chile", language="es"),
                 story(
                     1,
                     confidence=story(1).confidence.model_copy(update={"value": 35.0}),
@@ -78,6 +78,8 @@ class TestFeed:
             "story-002",
         ]
         assert (await ids(client, "/v1/stories", source="nytimes.com"))[0] == []
+        assert (await ids(client, "/v1/stories", language="ES"))[0] == ["story-000"]
+        assert (await ids(client, "/v1/stories", language="en"))[0] == ["story-001", "story-002"]
 
     async def test_a_card_has_the_compact_facts(self, mongo_db, client):
         view = story(0)
@@ -105,6 +107,7 @@ class TestFeed:
             ({"since": "yesterday"}, "since"),
             ({"limit": "0"}, "limit"),
             ({"source": "<script>"}, "source"),
+            ({"language": "english"}, "language"),
             ({"cursor": "not-a-cursor"}, "cursor"),
         ],
     )

@@ -74,6 +74,7 @@ def random_view(rng: random.Random, i: int, version: int = 1) -> StoryScored:
         title=sentence(rng, rng.randint(2, 7)),
         summary=summary,
         category=rng.choice([Category.world, Category.science, Category.politics, Category.business]),
+        language=("en", "en", "de", "und")[i % 4],  # not from rng: the other fields stay as seeded
         confidence=base.confidence.model_copy(
             update={"value": rng.choice([10.0, 35.5, 50.0, 70.0, 90.0, 99.9]), "reports": reports}
         ),
@@ -107,6 +108,7 @@ def random_query(rng: random.Random) -> FeedQuery:
         since=rng.choice([None, None, NOW - timedelta(hours=2), NOW - timedelta(hours=48)]),
         source=rng.choice([None, None, None, *DOMAINS[:4]]),
         q=q,
+        language=rng.choice([None, None, None, "en", "de", "fr"]),  # fr: in no story
     )
 
 

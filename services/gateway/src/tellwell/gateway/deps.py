@@ -97,6 +97,7 @@ def parse_feed(raw: dict[str, Any], settings: Settings, now: datetime) -> Feed:
             since=parse_since(params.since, now) if params.since else None,
             source=params.source,
             q=params.q,
+            language=params.language,
         )
         after = decode_cursor(query, params.cursor) if params.cursor else None
     except InvalidQuery as exc:

@@ -88,6 +88,7 @@ class FeedQuery:
     since: datetime | None = None
     source: str | None = None
     q: str | None = None
+    language: str | None = None
     words: tuple[str, ...] = field(default=(), init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +106,8 @@ class FeedQuery:
     def fingerprint(self) -> str:
         """A short digest of the filters, carried in cursors so a cursor cannot change the query."""
         parts = (self.sort, self.category, self.lean, self.min_confidence, self.since, self.source, self.q)
+        if self.language is not None:  # appended only when set: cursors issued before it stay valid
+            parts += (self.language,)
         return hashlib.blake2b(repr(parts).encode(), digest_size=6).hexdigest()
 
 
@@ -173,6 +176,7 @@ def story_card(doc: Mapping[str, Any]) -> dict[str, Any]:
         "title": doc.get("title", ""),
         "summary": doc.get("summary_text", ""),
         "category": doc.get("category"),
+        "language": doc.get("language", "und"),
         "confidence": doc.get("confidence"),
         "lean": {
             "left": doc.get("lean_left", 0.0),

@@ -87,6 +87,8 @@ class ReadModel:
         size = 1024
         self._used = np.zeros(size, dtype=np.bool_)
         self._cat = np.full(size, -1, dtype=np.int8)
+        self._lang = np.full(size, -1, dtype=np.int16)  # codes of _languages
+        self._languages: dict[str, int] = {}
         self._flags = np.zeros(size, dtype=np.uint8)
         self._conf = np.full(size, np.nan)
         self._last = np.zeros(size, dtype=np.int64)
@@ -232,6 +234,7 @@ class ReadModel:
         for name, fill in (
             ("_used", False),
             ("_cat", -1),
+            ("_lang", -1),
             ("_flags", 0),
             ("_conf", np.nan),
             ("_last", 0),
@@ -258,6 +261,11 @@ class ReadModel:
         text = story_text(doc)
         self._used[slot] = True
         self._cat[slot] = _CATEGORY_CODE.get(doc.get("category"), -1)  # type: ignore[arg-type]
+        language = doc.get("language")
+        language = language if isinstance(language, str) else "und"
+        if language not in self._languages and len(self._languages) < 30_000:
+            self._languages[language] = len(self._languages)
+        self._lang[slot] = self._languages.get(language, -1)
         flags = 0
         for side, flag in (("left", LEFT), ("center", CENTER), ("right", RIGHT)):
             share = doc.get(f"lean_{side}")
@@ -478,6 +486,8 @@ class ReadModel:
         ok = np.ones(len(slots), dtype=np.bool_)
         if query.category is not None:
             ok &= self._cat[slots] == _CATEGORY_CODE[query.category.value]
+        if query.language is not None:
+            ok &= self._lang[slots] == self._languages.get(query.language, -2)
         if query.lean is not None:
             ok &= (self._flags[slots] & _LEAN_FLAG[query.lean]) != 0
         if query.min_confidence is not None:

@@ -54,6 +54,8 @@ def feed_filter(query: FeedQuery, after: CursorKey | None = None) -> Doc:
         clauses.append({"last_published_at": {"$gte": query.since}})
     if query.source is not None:
         clauses.append({"sources": query.source})
+    if query.language is not None:
+        clauses.append({"language": query.language})
     for word in query.words:  # every word starts one of the story's words (``search``)
         clauses.append({"search_terms": store_pattern(word)})
     if after is not None and query.sort != "relevance":  # a rank is no field: the caller pages it

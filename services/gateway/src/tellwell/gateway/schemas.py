@@ -44,6 +44,12 @@ class FeedParams(BaseModel):
         pattern=r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9-]+$",
         description="Only stories covered by this source domain, e.g. `reuters.com`.",
     )
+    language: str | None = Field(
+        default=None,
+        pattern=r"^([a-z]{2,3}|und)$",
+        description="Only stories in this language: an ISO 639 code as articles carry it (`en`, `de`; "
+        "`und` for undetermined).",
+    )
     q: str | None = Field(
         default=None,
         max_length=200,
@@ -63,7 +69,7 @@ class FeedParams(BaseModel):
             return value or None
         return value
 
-    @field_validator("source", mode="before")
+    @field_validator("source", "language", mode="before")
     @classmethod
     def lower_domain(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
@@ -84,6 +90,7 @@ class StoryCard(BaseModel):
     title: str
     summary: str
     category: Category
+    language: str = Field(description="ISO 639 code of the story's articles (`und`: undetermined).")
     confidence: float = Field(description="Percent of independent, credible corroboration.")
     lean: LeanShares
     blindspot: str | None

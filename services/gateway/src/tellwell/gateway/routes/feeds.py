@@ -14,7 +14,7 @@ from tellwell.gateway.syndication import MEDIA_TYPES, Format, render_feed
 router = APIRouter(tags=["feeds"])
 
 FEEDS_CACHE = "public, max-age=60"
-FILTERS = ("category", "lean", "min_confidence", "since", "source", "q", "sort")
+FILTERS = ("category", "lean", "min_confidence", "since", "source", "language", "q", "sort")
 
 
 def filters_of(feed: Feed) -> dict[str, str]:
@@ -26,6 +26,7 @@ def filters_of(feed: Feed) -> dict[str, str]:
         "min_confidence": f"{p.min_confidence:g}" if p.min_confidence is not None else None,
         "since": p.since,
         "source": p.source,
+        "language": p.language,
         "q": p.q,
         "sort": p.sort if p.sort != "hot" else None,
     }
