@@ -105,7 +105,15 @@ class FeedQuery:
 
     def fingerprint(self) -> str:
         """A short digest of the filters, carried in cursors so a cursor cannot change the query."""
-        parts = (self.sort, self.category, self.lean, self.min_confidence, self.since, self.source, self.q)
+        parts: tuple[object, ...] = (
+            self.sort,
+            self.category,
+            self.lean,
+            self.min_confidence,
+            self.since,
+            self.source,
+            self.q,
+        )
         if self.language is not None:  # appended only when set: cursors issued before it stay valid
             parts += (self.language,)
         return hashlib.blake2b(repr(parts).encode(), digest_size=6).hexdigest()
