@@ -366,6 +366,15 @@ class TestOpsAndSchema:
 
 
 class TestPagesOverHttp:
+    async def test_the_page_filters_by_language_and_keeps_the_choice(self, mongo_db, client):
+        await put_views(mongo_db, [story(0, title="Erdbeben in Chile", language="de"), story(1)])
+
+        page = (await client.get("/", params={"language": "de"})).text
+
+        assert "Erdbeben in Chile" in page
+        assert "Story number 1" not in page
+        assert '<option value="de" selected>German</option>' in page
+
     async def test_the_live_card_fragment_respects_the_feed_filters(self, mongo_db, client):
         await put_views(mongo_db, [story(0, title="<b>Quake</b> & aftershocks")])
 

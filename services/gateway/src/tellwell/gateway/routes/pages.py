@@ -36,7 +36,17 @@ WINDOWS = [
     ("7d", "Past week"),
     ("30d", "Past month"),
 ]
-FORM_FIELDS = ("q", "category", "lean", "min_confidence", "since", "sort", "source")
+LANGUAGES = [
+    ("", "Any"),
+    ("en", "English"),
+    ("de", "German"),
+    ("fr", "French"),
+    ("es", "Spanish"),
+    ("it", "Italian"),
+    ("pt", "Portuguese"),
+    ("und", "Undetermined"),
+]
+FORM_FIELDS = ("q", "category", "lean", "min_confidence", "since", "language", "sort", "source")
 
 
 def _minute(now: datetime) -> int:
@@ -58,6 +68,7 @@ async def feed_page(
         "lean": p.lean or "",
         "min_confidence": f"{p.min_confidence:g}" if p.min_confidence is not None else "",
         "since": p.since or "",
+        "language": p.language or "",
         "sort": p.sort,
         "source": p.source or "",
     }
@@ -78,6 +89,7 @@ async def feed_page(
             leans=LEANS,
             confidences=CONFIDENCES,
             windows=WINDOWS,
+            languages=LANGUAGES,
             next_url=next_url,
             live=feed.cursor is None,
             query_string=urlencode(filters),
