@@ -20,10 +20,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from tellwell.common.events import Lean, StoryCluster, StorySummary, is_rewrite, summary_rank
-from tellwell.common.mongo import find_by_ids
+from tellwell.common.mongo import find_by_ids, insert_new
 from tellwell.common.sources import Source
 from tellwell.summarize.domain import Article
 
@@ -31,7 +30,6 @@ DB = AsyncDatabase[dict[str, Any]]
 Doc = dict[str, Any]
 
 PENDING = "summary_pending"
-DUPLICATE_KEY = 11000
 SUMMARIES = "story_summaries"
 ARTICLE_FIELDS = {
     "url": 1,
@@ -73,13 +71,7 @@ def pending_doc(event: StoryCluster, *, owner: str, due_at: datetime, now: datet
 async def put_pending(db: DB, docs: Sequence[Doc]) -> None:
     """All accepted versions of a batch in one write; a version already stored (a redelivery)
     stays as it is."""
-    if not docs:
-        return
-    try:
-        await db[PENDING].insert_many(list(docs), ordered=False)
-    except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-            raise
+    await insert_new(db[PENDING], docs)
 
 
 @dataclass(frozen=True, slots=True)
