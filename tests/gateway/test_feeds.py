@@ -94,6 +94,8 @@ class TestFeeds:
             else next(link.href for link in doc.feed.links if link.rel == "self")
         )
         assert self_link == f"{BASE}{PATHS[fmt]}?category=science&q=comet"
+        page_link = doc["home_page_url"] if fmt == "json" else doc.feed.link
+        assert page_link == f"{BASE}/?category=science&q=comet"  # the web page, not the feed itself
 
     async def test_markup_in_a_summary_stays_text(self, mongo_db, feed_client, fmt):
         hostile = "Officials said <b>12</b> died <script>alert(1)</script> in the quake."

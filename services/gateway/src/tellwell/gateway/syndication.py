@@ -73,8 +73,8 @@ def render_feed(fmt: Format, cards: Sequence[dict[str, Any]], *, base: str, filt
     fg.title(title)
     fg.description(DESCRIPTION)
     fg.subtitle(DESCRIPTION)
-    fg.link(href=page_url, rel="alternate")
     fg.link(href=self_url, rel="self")
+    fg.link(href=page_url, rel="alternate")  # after "self": RSS's <link> is the last link given
     fg.language("en")
     fg.generator("TellWell")
     fg.updated(updated)
