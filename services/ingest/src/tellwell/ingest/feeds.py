@@ -178,27 +178,37 @@ class Poller:
         self.rng = random.Random()
 
     async def run(self, stop: asyncio.Event) -> None:
-        workers = [asyncio.create_task(self._worker(stop)) for _ in range(self.settings.poll_workers)]
+        workers = [asyncio.create_task(self.run_worker(stop)) for _ in range(self.settings.poll_workers)]
         try:
             await asyncio.gather(*workers)
         finally:
             for w in workers:
                 w.cancel()
 
-    async def _worker(self, stop: asyncio.Event) -> None:
+    def idle_wait_s(self, empty_looks: int) -> float:
+        """The wait after ``empty_looks`` looks in a row found no due feed: ``poll_tick_s``, doubling
+        up to ``poll_idle_max_s`` (an idle replica's workers stop querying the store every few
+        seconds), jittered so that workers and replicas spread out."""
+        doubled = self.settings.poll_tick_s * 2.0 ** min(empty_looks - 1, 16)
+        return min(self.settings.poll_idle_max_s, doubled) * self.rng.uniform(0.5, 1.5)
+
+    async def run_worker(self, stop: asyncio.Event) -> None:
+        """One worker: poll due feeds one after another; wait (``idle_wait_s``) when none is due."""
+        empty_looks = 0
         while not stop.is_set():
             try:
                 polled = await self.poll_next()
             except Exception:  # the store is down or a bug: log, wait, keep the worker alive
                 log.exception("poll loop error")
                 polled = False
-            if not polled:
-                try:
-                    await asyncio.wait_for(
-                        stop.wait(), self.settings.poll_tick_s * self.rng.uniform(0.5, 1.5)
-                    )
-                except TimeoutError:
-                    pass
+            if polled:
+                empty_looks = 0
+                continue
+            empty_looks += 1
+            try:
+                await asyncio.wait_for(stop.wait(), self.idle_wait_s(empty_looks))
+            except TimeoutError:
+                pass
 
     async def poll_next(self) -> bool:
         """Claim and poll one due feed; False when none is due."""

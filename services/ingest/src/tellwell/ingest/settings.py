@@ -18,6 +18,9 @@ class Settings(ServiceSettings):
     poll_enabled: bool = True
     poll_workers: int = Field(default=8, ge=1, description="Feeds polled at once by this replica.")
     poll_tick_s: float = Field(default=2.0, gt=0, description="Idle wait before looking for due feeds.")
+    # While no feed is due the wait doubles up to this (feeds are polled every minute at the most, so
+    # a due feed waits a few seconds more at worst; a new feed is first polled within this).
+    poll_idle_max_s: float = Field(default=15.0, gt=0, le=300)
     default_interval_s: int = Field(default=900, ge=30)
     lease_s: int = Field(
         default=300, ge=10, description="A crashed replica's feeds are free again after this."
