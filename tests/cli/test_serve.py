@@ -4,7 +4,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tellwell.cli import main
 from tellwell.cli.procs import DEFAULT_PORTS, Service, service_address
 from tests.fixtures.infra import Infra
 from tests.fixtures.processes import stop_process
+from tests.fixtures.waiting import wait_until
 
 ADDRESS_VARS = [f"{s.value.upper()}_{part}" for s in Service for part in ("HOST", "PORT")]
 
@@ -104,14 +104,22 @@ class TestServeProcess:
         with log.open("wb") as out:
             proc = subprocess.Popen([str(tellwell), "serve", "gateway"], env=env, stdout=out, stderr=out)
         try:
-            deadline, status = time.monotonic() + 60, 0
-            while time.monotonic() < deadline and proc.poll() is None:
+
+            def healthy() -> bool:
+                assert proc.poll() is None, (
+                    f"exited, nothing on GATEWAY_PORT={port}:\n{log.read_text()[-2000:]}"
+                )
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                        status = r.status
-                        break
+                        return r.status == 200
                 except OSError:
-                    time.sleep(0.3)
-            assert status == 200, f"nothing on GATEWAY_PORT={port}:\n{log.read_text()[-2000:]}"
+                    return False
+
+            wait_until(
+                healthy,
+                timeout_s=60,
+                interval_s=0.3,
+                what=lambda: f"the gateway on GATEWAY_PORT={port}:\n{log.read_text()[-2000:]}",
+            )
         finally:
             stop_process(proc, timeout_s=30)

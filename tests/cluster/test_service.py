@@ -1,7 +1,6 @@
 """The cluster service around its engine: handlers on the in-memory broker with the real stores,
 and the whole path on the real broker (a labeled stream, redelivery, one story per article)."""
 
-import asyncio
 import json
 import uuid
 from collections import defaultdict
@@ -21,13 +20,14 @@ from tellwell.cluster.handlers import CONSUMER
 from tellwell.cluster.pipeline import ClusterPipeline
 from tellwell.cluster.repository import stored_event
 from tellwell.common.embed import Encoder
-from tellwell.common.events import ChangeKind, StoryCluster
+from tellwell.common.events import ChangeKind, RawArticle, StoryCluster
 from tellwell.common.kafka import consumer_options, make_broker, story_publisher
 from tellwell.common.mongo import make_mongo_client
 from tellwell.common.settings import KafkaSettings
 from tellwell.common.testing import make_raw_article, make_story_cluster
 from tellwell.common.vectors import EdgeIndex
 from tests.fixtures.kafka import consumer_broker, group_id, in_memory_consumer, source_and_target
+from tests.fixtures.waiting import eventually
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -407,7 +407,23 @@ class TestOnTheRealBroker:
         service = consumer_broker(
             settings, CONSUMER, "cluster-it", source=source, group=group_id(), batch_wait_ms=50
         )
-        pipeline = await pipeline_factory(story_publisher(service, target))
+        publish = story_publisher(service, target)
+        sent: list[StoryCluster] = []
+
+        async def counted_publish(events) -> None:
+            await publish(events)
+            sent.extend(events)
+
+        pipeline = await pipeline_factory(counted_publish)
+        processed: list[RawArticle] = []
+        process = pipeline.process
+
+        async def counted_process(batch):
+            out = await process(batch)
+            processed.extend(batch)
+            return out
+
+        pipeline.process = counted_process
         reader = make_broker(settings, service="reader", registry=CollectorRegistry())
         got: list[StoryCluster] = []
 
@@ -418,15 +434,18 @@ class TestOnTheRealBroker:
         events = [e for _, e in stream_events()]
 
         async def wait_for_all(wait_s: float = 60) -> dict[str, StoryCluster]:
-            deadline = asyncio.get_running_loop().time() + wait_s
-            while asyncio.get_running_loop().time() < deadline:
+            def every_article_in_a_story() -> dict[str, StoryCluster] | None:
                 latest = Collected()
                 latest.events = list(got)
                 members = [a for ids in stories_of(latest.latest()).values() for a in ids]
-                if sorted(members) == sorted(e.article_id for e in events):
-                    return latest.latest()
-                await asyncio.sleep(0.2)
-            raise AssertionError(f"not every article reached a story: {len(got)} events")
+                return latest.latest() if sorted(members) == sorted(e.article_id for e in events) else None
+
+            return await eventually(
+                every_article_in_a_story,
+                timeout_s=wait_s,
+                interval_s=0.2,
+                what=lambda: f"every article in a story ({len(got)} events)",
+            )
 
         async with service, reader:
             service.context.set_global("pipeline", pipeline)
@@ -437,7 +456,11 @@ class TestOnTheRealBroker:
             first = await wait_for_all()
             for e in events:  # every message delivered a second time
                 await service.publish(e, source, key=e.article_id.encode())
-            await asyncio.sleep(3)
+            await eventually(
+                lambda: len(processed) >= 2 * len(events), timeout_s=60, what="the redelivery processed"
+            )
+            # whatever the redelivery published (nothing, if it changes nothing) has reached the reader
+            await eventually(lambda: len(got) >= len(sent), what="the reader to catch up")
             second = await wait_for_all()
 
         assert {s: e.version for s, e in second.items()} == {s: e.version for s, e in first.items()}

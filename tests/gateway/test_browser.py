@@ -9,7 +9,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +26,7 @@ from tellwell.common.settings import MongoSettings
 from tellwell.common.views import STORY_VIEWS, VIEW_WRITES
 from tests.fixtures.infra import REPO, Infra
 from tests.fixtures.processes import stop_process
+from tests.fixtures.waiting import eventually, wait_until
 from tests.gateway.conftest import DB, now, put_views, story
 
 pytestmark = [pytest.mark.browser, pytest.mark.mongo]
@@ -80,15 +80,16 @@ def gateway_url(browser_mongo: MongoSettings, tmp_path_factory: pytest.TempPathF
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+
+    def ready() -> bool:
         assert proc.poll() is None, log_path.read_text()
         try:
             urllib.request.urlopen(url + "/readyz", timeout=1)
-            break
         except OSError:
-            assert time.monotonic() < deadline, "gateway not ready in 30 s"
-            time.sleep(0.1)
+            return False
+        return True
+
+    wait_until(ready, timeout_s=30, interval_s=0.1, what="the gateway to be ready")
     try:
         yield url
     finally:
@@ -106,10 +107,11 @@ async def views_db(browser_mongo: MongoSettings, gateway_url: str) -> AsyncItera
     await db[STORY_VIEWS].delete_many({})
     await db[VIEW_WRITES].update_many({}, {"$set": {"updated_at": datetime.now(UTC)}})
     async with httpx.AsyncClient(base_url=gateway_url) as http:
-        for _ in range(100):
-            if not (await http.get("/v1/stories")).json()["items"]:
-                break
-            await asyncio.sleep(0.05)
+
+        async def emptied() -> bool:
+            return not (await http.get("/v1/stories")).json()["items"]
+
+        await eventually(emptied, interval_s=0.05, what="the gateway to drop the deleted views")
     await db[VIEW_WRITES].delete_many({})
     yield db
     await client.close()
@@ -131,11 +133,13 @@ async def publish(db: DB, gateway_url: str, views: list[StoryScored]) -> None:
     async with httpx.AsyncClient(base_url=gateway_url) as http:
         before = await changes_seen(http)
         await put_views(db, views)
-        for _ in range(100):
-            if await changes_seen(http) >= before + len(views):
-                return
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"the gateway did not see {[v.story_id for v in views]} within 5 s")
+
+        async def seen() -> bool:
+            return await changes_seen(http) >= before + len(views)
+
+        await eventually(
+            seen, interval_s=0.05, what=f"the gateway's change feed to see {[v.story_id for v in views]}"
+        )
 
 
 @pytest.fixture

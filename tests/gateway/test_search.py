@@ -3,15 +3,14 @@ HTTP against the real FerretDB."""
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 
 import pytest
 from prometheus_client import REGISTRY
 
 from tellwell.common.views import STORY_VIEWS, mark_written, view_document
 from tellwell.gateway.live import next_delay
+from tests.fixtures.waiting import eventually
 from tests.gateway.conftest import now, put_views, story
 
 pytestmark = pytest.mark.mongo
@@ -181,14 +180,12 @@ class TestPollBackoff:
     ):
         app, client = await make_client(poll_interval_s=0.05, poll_max_interval_s=0.4)
         changes = app.state.changes
-        await asyncio.sleep(1.2)
-        assert changes.delay_s == 0.4  # backed off
+        await eventually(lambda: changes.delay_s == 0.4, what="the idle poller to back off to 0.4 s")
 
         await put_views(mongo_db, [story(7, title="Volcano erupts")], seen=False)
-        started = time.monotonic()
-        while not await ids(client, q="volcano"):
-            assert time.monotonic() - started < 1.0
-            await asyncio.sleep(0.02)
+        await eventually(  # the deadline is the promise under test
+            lambda: ids(client, q="volcano"), timeout_s=1.0, what="the new view found within a second"
+        )
         assert changes.delay_s < 0.4  # polling fast again after the change
 
 

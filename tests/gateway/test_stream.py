@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import uvicorn
+from prometheus_client import REGISTRY
 
 from tellwell.common.views import STORY_VIEWS, VIEW_WRITES, view_document, write_mark
 from tellwell.gateway.app import create_app
 from tellwell.gateway.live import event_id
 from tellwell.gateway.settings import Settings
+from tests.fixtures.waiting import eventually
 from tests.gateway.conftest import put_views, story
 
 pytestmark = pytest.mark.mongo
@@ -29,12 +31,18 @@ async def base_url(gateway_settings: Settings) -> AsyncIterator[str]:
     config = uvicorn.Config(create_app(gateway_settings), port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-        await asyncio.sleep(0.02)
+    # uvicorn offers no event to wait on; a server that failed to start has finished its task
+    await eventually(lambda: server.started or task.done(), what="uvicorn to start")
+    assert server.started, task.result()
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     server.force_exit = True  # open streams would hold a graceful shutdown
     await asyncio.wait_for(task, 10)
+
+
+def stream_clients() -> float:
+    """Open SSE connections (the gateway's gauge; the server runs in this process)."""
+    return REGISTRY.get_sample_value("tellwell_gateway_stream_clients") or 0.0
 
 
 async def read_events(response: httpx.Response, count: int, within_s: float = 10.0) -> list[dict[str, str]]:
@@ -60,13 +68,15 @@ async def read_events(response: httpx.Response, count: int, within_s: float = 10
 
 class TestStream:
     async def test_a_written_view_is_announced(self, mongo_db, base_url):
+        before = stream_clients()
         async with (
             httpx.AsyncClient(base_url=base_url, timeout=10) as http,
             http.stream("GET", "/v1/stream") as r,
         ):
             assert r.status_code == 200
             assert r.headers["content-type"].startswith("text/event-stream")
-            await asyncio.sleep(0.2)  # subscribed
+            # the headers may come before the stream subscribes to the change feed
+            await eventually(lambda: stream_clients() > before, what="the stream to subscribe")
             await put_views(mongo_db, [story(4, title="Rescue teams reach the epicentre")])
 
             [event] = await read_events(r, 1)

@@ -27,6 +27,7 @@ __all__ = [
     "Hit",
     "Route",
     "Site",
+    "hung_up",
     "redirect",
     "respond",
     "sentinel_fixture",
@@ -97,6 +98,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def hung_up(site: Site, path: str) -> bool:
+    """Whether every request for ``path`` has finished on the server side (the client hung up)."""
+    served = [hit for hit in site.hits if urlsplit(hit.path).path == path]
+    return bool(served) and all(hit.finished is not None for hit in served)
 
 
 def respond(status: int = 200, body: bytes = b"", headers: dict[str, str] | None = None) -> Route:

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from tellwell.ingest.fetch import FetchError, FetchPolicy, SafeFetcher
-from tests.ingest.httpserver import SITE_HOST, TWENTY_MB, Site, redirect, respond, stream_bytes
+from tests.fixtures.waiting import eventually
+from tests.ingest.httpserver import SITE_HOST, TWENTY_MB, Site, hung_up, redirect, respond, stream_bytes
 
 RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Harbour Gazette</title><link>https://harbourgazette.example/</link>
@@ -311,7 +312,7 @@ class TestBodyLimits:
         error = await fetch_error(make_fetcher(max_bytes=1024 * 1024).fetch(site.url("/endless")))
 
         assert error.kind == "too_large"
-        await asyncio.sleep(0.1)  # let the server notice the hang-up
+        await eventually(lambda: hung_up(site, "/endless"), what="the server to notice the hang-up")
         assert site.bytes_sent < TWENTY_MB
 
     async def test_gzip_bomb_is_cut_at_cap(self, site: Site, make_fetcher: Callable[..., SafeFetcher]):
@@ -338,7 +339,7 @@ class TestBodyLimits:
 class TestTimeouts:
     async def test_slow_response_times_out(self, site: Site, make_fetcher: Callable[..., SafeFetcher]):
         def slow(handler: BaseHTTPRequestHandler) -> None:
-            time.sleep(2)
+            time.sleep(2)  # intended: a server slower than the fetcher's timeout
             respond(200, b"late")(handler)
 
         site.routes["/slow"] = slow
@@ -568,7 +569,7 @@ class TestPoliteness:
         self, site: Site, make_fetcher: Callable[..., SafeFetcher]
     ):
         def slow(handler: BaseHTTPRequestHandler) -> None:
-            time.sleep(0.3)
+            time.sleep(0.3)  # intended: each request is in flight long enough to overlap the others
             respond(200, b"<html>ok</html>", {"Content-Type": "text/html"})(handler)
 
         site.routes["/page"] = slow

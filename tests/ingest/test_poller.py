@@ -28,7 +28,8 @@ from tellwell.ingest.fetch import FetchPolicy, SafeFetcher
 from tellwell.ingest.identity import article_id, canonical_url
 from tellwell.ingest.pipeline import Ingestor
 from tellwell.ingest.settings import Settings
-from tests.ingest.httpserver import SITE_HOST, TWENTY_MB, Site, redirect, respond, stream_bytes
+from tests.fixtures.waiting import eventually
+from tests.ingest.httpserver import SITE_HOST, TWENTY_MB, Site, hung_up, redirect, respond, stream_bytes
 from tests.ingest.test_text import assert_plain
 
 pytestmark = pytest.mark.mongo
@@ -742,7 +743,7 @@ class TestHostileFeeds:
         assert await poller.poll_next() is True
 
         assert_error(await feed_state(mongo_db, fid), before, kind="too_large", http=None)
-        await asyncio.sleep(0.1)  # let the server notice the hang-up
+        await eventually(lambda: hung_up(site, "/rss/firehose.xml"), what="the server to notice the hang-up")
         assert site.bytes_sent < TWENTY_MB
         await assert_still_polls(poller, site, mongo_db)
 
@@ -885,7 +886,13 @@ class TestReplicas:
         caplog.set_level(logging.WARNING, logger="tellwell.ingest")
 
         tasks = [asyncio.create_task(r.run(stop)) for r in replicas]
-        await asyncio.sleep(3.0)
+
+        async def all_polled() -> bool:
+            feeds = [await feed_state(mongo_db, fid) for fid in fids]
+            done = all(f.get("last_status") == "ok" and f.get("lease_owner") is None for f in feeds)
+            return done and len(published) == 6
+
+        await eventually(all_polled, timeout_s=30, interval_s=0.05, what="every feed polled and released")
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
 

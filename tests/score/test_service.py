@@ -28,6 +28,7 @@ from tellwell.score.domain import Member
 from tellwell.score.handlers import CONSUMER
 from tellwell.score.pipeline import ScorePipeline
 from tests.fixtures.kafka import consumer_broker, group_id, in_memory_consumer, source_and_target
+from tests.fixtures.waiting import eventually
 from tests.score.stories import CONTRADICTING, SUPPORTING, member, sources_for, summary_for
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -147,11 +148,12 @@ class TestViewStore:
         v3 = make_story_scored(version=300, cluster_version=3, title="third")
         await repo.store_view(mongo_db, v2, updated_at=NOW, recheck_delay_s=0)
 
+        async def ours_landed() -> bool:
+            return (await mongo_db[STORY_VIEWS].find_one({"_id": v3.story_id}))["version"] == 300
+
         async def late_older_write() -> None:
-            for _ in range(200):  # wait until our write landed, then overwrite it with the older one
-                if (await mongo_db[STORY_VIEWS].find_one({"_id": v3.story_id}))["version"] == 300:
-                    break
-                await asyncio.sleep(0.005)
+            # wait until our write landed (within its 0.3 s recheck), then overwrite it with the older one
+            await eventually(ours_landed, interval_s=0.005, what="our write of v3 to land")
             await mongo_db[STORY_VIEWS].replace_one({"_id": v2.story_id}, view_document(v2, updated_at=NOW))
 
         outcome, _ = (
@@ -394,11 +396,12 @@ class TestOnTheRealBroker:
             keys.append(message.raw_message.key)
 
         async def wait_for(n: int, wait_s: float = 30) -> None:
-            deadline = asyncio.get_running_loop().time() + wait_s
-            while len(got) < n:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"{len(got)} story.scored events, wanted {n}")
-                await asyncio.sleep(0.1)
+            await eventually(
+                lambda: len(got) >= n,
+                timeout_s=wait_s,
+                interval_s=0.1,
+                what=lambda: f"{n} story.scored events ({len(got)} came)",
+            )
 
         summary = summary_for(members, version=5)
         async with service, reader:

@@ -5,7 +5,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.infra import REPO, Infra
+from tests.fixtures.waiting import wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -34,16 +34,21 @@ def get(url: str) -> tuple[int, str]:
 
 
 def wait_status(url: str, status: int, timeout: float = 45.0, contains: str = "") -> tuple[int, str]:
-    deadline = time.monotonic() + timeout
+    """The first answer of ``url`` with ``status`` (and ``contains``); the last one after ``timeout``."""
     last: tuple[int, str] = (0, "")
-    while time.monotonic() < deadline:
+
+    def answered() -> bool:
+        nonlocal last
         try:
             last = get(url)
-            if last[0] == status and contains in last[1].replace('":"', '": "'):
-                return last
         except OSError:
-            pass
-        time.sleep(0.3)
+            return False
+        return last[0] == status and contains in last[1].replace('":"', '": "')
+
+    try:
+        wait_until(answered, timeout_s=timeout, interval_s=0.3, what=f"{url} to answer {status}")
+    except AssertionError:
+        pass  # the caller's assertion shows the last answer and the service's log
     return last
 
 

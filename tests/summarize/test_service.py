@@ -10,7 +10,7 @@ import pytest
 from faststream.kafka import TestKafkaBroker
 from prometheus_client import CollectorRegistry
 
-from tellwell.common.events import GroundedSentence, StorySummary
+from tellwell.common.events import GroundedSentence, StoryCluster, StorySummary
 from tellwell.common.kafka import consumer_options, make_broker, story_publisher
 from tellwell.common.settings import KafkaSettings
 from tellwell.common.testing import make_story_cluster, make_story_summary
@@ -19,6 +19,7 @@ from tellwell.summarize.handlers import CONSUMER
 from tellwell.summarize.pipeline import Summarizer
 from tellwell.summarize.settings import Settings
 from tests.fixtures.kafka import consumer_broker, group_id, in_memory_consumer, source_and_target
+from tests.fixtures.waiting import eventually
 from tests.summarize.stories import QUAKE, T0
 
 IDS = [a.article_id for a in QUAKE]
@@ -305,21 +306,22 @@ class TestPipeline:
         # FerretDB's conditional delete is a read, then a delete by _id: with one document per
         # story, a newer version written in between was deleted with the old one. Versions are
         # separate documents now; accept v2 while v1 is being cleared.
-        clearing = asyncio.Event()
+        clearing, accepted = asyncio.Event(), asyncio.Event()
         clear = repository.clear_pending
 
-        async def slow_clear(db, ids):
+        async def held_clear(db, ids):
             clearing.set()
-            await asyncio.sleep(0.2)
+            await asyncio.wait_for(accepted.wait(), 10)  # v2 is accepted while v1 is being cleared
             await clear(db, ids)
 
-        monkeypatch.setattr(repository, "clear_pending", slow_clear)
+        monkeypatch.setattr(repository, "clear_pending", held_clear)
         await store_quake(mongo_db)
         summarizer = make_summarizer(out := Published())
         await summarizer.accept([cluster(1)])
         flush = asyncio.create_task(summarizer.flush_once())
         await clearing.wait()
         await summarizer.accept([cluster(2)])  # its offset commits once this returns
+        accepted.set()
         await flush
 
         assert [e.version for e in out.events] == [1]
@@ -338,7 +340,7 @@ class TestPipeline:
             await wait_for_events(out, 1)  # leading edge: a quiet story goes out at once
             await summarizer.accept([cluster(2, member_ids=IDS[:3])])
             await summarizer.accept([cluster(3)])
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # intended: shows nothing goes out within the 0.4 s debounce
             assert [e.version for e in out.events] == [1]  # within the interval: coalesced
             await wait_for_events(out, 2)  # trailing edge: the last change, at the end of it
             assert [e.version for e in out.events] == [1, 3]
@@ -364,15 +366,19 @@ class TestPipeline:
         summarizer._scan = counted
         flusher = asyncio.create_task(summarizer.run())
         try:
-            await asyncio.sleep(1.5)  # nothing to do: 0.05, 0.1, 0.2, 0.4, 0.4 ... (30 at 0.05 s)
+            # intended: the window whose scans are counted. Nothing to do: 0.05, 0.1, 0.2, 0.4, 0.4 ...
+            # (30 at 0.05 s)
+            await asyncio.sleep(1.5)
             assert 4 <= scans <= 9
             # a dead replica's story is still found by an idle replica's (slower) scan
             gone = Settings(replica_id="r1", takeover_s=0.2)
             await Summarizer(mongo_db, Published(), gone).accept([cluster(1)])
             await wait_for_events(out, 1)
             assert [e.version for e in out.events] == [1]
-            await asyncio.sleep(1.0)  # idle again: the interval has grown
-            assert summarizer._scan_interval > config.flush_interval_s
+            await eventually(  # idle again: the interval grows
+                lambda: summarizer._scan_interval > config.flush_interval_s,
+                what="the idle flusher's scan interval to grow",
+            )
             await summarizer.accept([cluster(2)])  # new work: the short interval at once
             assert summarizer._scan_interval == config.flush_interval_s
         finally:
@@ -424,12 +430,15 @@ class TestStoreSummary:
 
 async def wait_for_events(out, n, within_s=5.0, required=True):
     """Up to ``within_s`` for ``n`` events to have been published."""
-    for _ in range(int(within_s / 0.02)):
-        if len(out.events) >= n:
-            return
-        await asyncio.sleep(0.02)
-    if required:
-        raise AssertionError(f"{len(out.events)} of {n} events published")
+    try:
+        await eventually(
+            lambda: len(out.events) >= n,
+            timeout_s=within_s,
+            what=lambda: f"{n} events published ({len(out.events)} were)",
+        )
+    except AssertionError:
+        if required:
+            raise
 
 
 class HeldModel:
@@ -517,7 +526,22 @@ class TestOnTheRealBroker:
             kafka, CONSUMER, "summarize-it", source=source, group=group_id(), batch_wait_ms=50
         )
         config = Settings(replica_id="it", debounce_s=0.5, flush_interval_s=0.1)
-        summarizer = Summarizer(mongo_db, story_publisher(service, target), config)
+        publish = story_publisher(service, target)
+        sent: list[StorySummary] = []
+
+        async def counted_publish(events) -> None:
+            await publish(events)
+            sent.extend(events)
+
+        summarizer = Summarizer(mongo_db, counted_publish, config)
+        accepted: list[StoryCluster] = []
+        accept = summarizer.accept
+
+        async def counted_accept(events) -> None:
+            await accept(events)
+            accepted.extend(events)
+
+        summarizer.accept = counted_accept
         reader = make_broker(kafka, service="reader", registry=CollectorRegistry())
         got: list[StorySummary] = []
 
@@ -540,15 +564,16 @@ class TestOnTheRealBroker:
             await service.publish(event, source, key=b"quake")
             await wait_for_first()
             # stored and published concurrently: the event may arrive before the write completes
-            for _ in range(250):
-                if stored := await mongo_db.story_summaries.find_one({"_id": "quake"}):
-                    break
-                await asyncio.sleep(0.02)
-            assert stored is not None
+            stored = await eventually(
+                lambda: mongo_db.story_summaries.find_one({"_id": "quake"}), what="the summary stored"
+            )
             await service.publish(event, source, key=b"quake")  # delivered a second time
-            await asyncio.sleep(2)
+            await eventually(lambda: len(accepted) >= 2, timeout_s=30, what="the redelivery accepted")
+            # Were it taken for new work, it is still pending (not started) or summarised by now
+            # (stop waits for the stories in hand): both show in the assertions below.
             await summarizer.stop()
             flusher.cancel()
+            await eventually(lambda: len(got) >= len(sent), what="the reader to catch up")
 
         [summary] = got
         assert (summary.story_id, summary.version, summary.member_ids) == ("quake", 3, IDS)
