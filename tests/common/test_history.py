@@ -135,16 +135,16 @@ def test_a_merge_is_the_only_change_named():
 class TestStoredHistory:
     def test_versions_append_and_a_redelivery_gets_the_changes_it_was_stored_with(self):
         v1 = make_story_scored()
-        v1 = v1.model_copy(update={"changes": changes_for(None, v1)})
+        v1 = v1.model_copy(update={"changes": changes_for(None, snapshot_of(v1))})
         history = with_version(None, v1, AT)
         v2 = grown(v1, ("cnn.com", "CNN"))
-        v2 = v2.model_copy(update={"changes": changes_for(history, v2)})
+        v2 = v2.model_copy(update={"changes": changes_for(history, snapshot_of(v2))})
         history = with_version(history, v2, AT + timedelta(minutes=5))
 
         assert [e.version for e in history.entries] == [1, 2]
         assert kinds(history.entries[1].changes) == ["sources_added"]
-        assert changes_for(history, v2) == v2.changes  # the same version again
-        assert changes_for(history, v1) == []  # an older one: stale, dropped by the caller
+        assert changes_for(history, snapshot_of(v2)) == v2.changes  # the same version again
+        assert changes_for(history, snapshot_of(v1)) == []  # an older one: stale, dropped by the caller
         assert with_version(history, v2, AT) is None
         assert History.from_document(history.to_document()) == history
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tellwell.common.events import ArticleRef, Lean
-from tellwell.common.history import STORY_HISTORY, changes_for, with_version
+from tellwell.common.history import STORY_HISTORY, changes_for, snapshot_of, with_version
 from tests.gateway.conftest import now, put_views, story
 
 pytestmark = pytest.mark.mongo
@@ -17,7 +17,7 @@ async def store_versions(db, *views) -> None:
     """What score does for each version: its changes onto the view, the view, then the history."""
     history = None
     for i, view in enumerate(views):
-        view = view.model_copy(update={"changes": changes_for(history, view)})
+        view = view.model_copy(update={"changes": changes_for(history, snapshot_of(view))})
         await put_views(db, [view])
         history = with_version(history, view, now() - timedelta(minutes=10 * (len(views) - i)))
         await db[STORY_HISTORY].replace_one({"_id": view.story_id}, history.to_document(), upsert=True)

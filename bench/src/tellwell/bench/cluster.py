@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from tellwell.bench.options import JsonOnly, Stream
 from tellwell.cluster.domain import Params
 from tellwell.cluster.engine import EMBED_MAX_TOKENS, ArticleIn, Clusterer
 from tellwell.common.embed import Encoder, TextEncoder
@@ -189,10 +190,8 @@ def parse_overrides(items: Sequence[str]) -> Params:
 
 
 def bench_cluster(
-    input: Annotated[
-        Path, typer.Option("--input", exists=True, dir_okay=False, help="Labelled JSONL stream.")
-    ],
-    json_only: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+    input: Stream,
+    json_only: JsonOnly = False,
     batch: Annotated[int, typer.Option(help="Articles per assign() call, as the service batches.")] = 64,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Override a Params field: key=value.")

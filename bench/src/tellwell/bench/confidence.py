@@ -59,6 +59,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import typer
 
+from tellwell.bench.options import JsonOnly
 from tellwell.common.embed import TextEncoder
 from tellwell.common.events import GroundedSentence, StoryScored, StorySummary
 from tellwell.common.jsonl import read_jsonl
@@ -1549,7 +1550,7 @@ def bench_confidence(
             help="Hand labels of sampled support decisions (bench/data/support-audit.jsonl).",
         ),
     ] = None,
-    json_only: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+    json_only: JsonOnly = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON line to this file.")] = None,
     grid: Annotated[
         list[str] | None, typer.Option("--grid", help="CorroborationParams FIELD=v1,v2 (repeat) for loso.")

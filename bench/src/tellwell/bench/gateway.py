@@ -43,6 +43,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import typer
 
+from tellwell.bench.options import JsonOnly
 from tellwell.common.events import (
     ArticleRef,
     Blindspot,
@@ -444,7 +445,7 @@ def _server_shares(base: str, route: str, before: str) -> dict[str, float | None
 
 
 def bench_gateway(
-    json_only: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+    json_only: JsonOnly = False,
     stories: Annotated[int, typer.Option(help="Story views to seed.")] = 2000,
     mix: Annotated[
         list[str] | None,

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from tellwell.bench.options import JsonOnly, Stream
 from tellwell.common.events import GroundedSentence, Lean, StorySummary
 from tellwell.common.jsonl import read_jsonl
 from tellwell.common.sources import Factuality, Source, credibility_weight
@@ -180,10 +181,8 @@ def in_parallel(path: Path, size: int, sentences: int, chars: int, seconds: floa
 
 
 def bench_score(
-    input: Annotated[
-        Path, typer.Option("--input", exists=True, dir_okay=False, help="Labelled JSONL stream.")
-    ] = Path("../shared/data/streams/uci-head.dev.jsonl"),
-    json_only: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+    input: Stream = Path("../shared/data/streams/uci-head.dev.jsonl"),
+    json_only: JsonOnly = False,
     seconds: Annotated[float, typer.Option(help="Minimum timed seconds per measurement.")] = 3.0,
     sentences: Annotated[int, typer.Option(help="Same-story headlines per synthesised article text.")] = 24,
     chars: Annotated[

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tellwell.bench.options import JsonOnly
 from tellwell.bench.redundancy import redundancy, threshold_report
 from tellwell.common.embed import TextEncoder
 from tellwell.common.events import Category
@@ -281,7 +282,7 @@ def bench_summarize(
     input: Annotated[
         Path, typer.Option("--input", exists=True, dir_okay=False, help="Labelled JSONL stream (uci-head).")
     ],
-    json_only: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+    json_only: JsonOnly = False,
     min_runs: Annotated[int, typer.Option(help="Summaries per measured size.")] = 300,
     with_store: Annotated[
         bool, typer.Option("--with-store", help="Also measure the pipeline on MongoDB (MONGO_URL).")

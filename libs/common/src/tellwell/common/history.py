@@ -191,7 +191,14 @@ class History(BaseModel):
     dropped: int = 0
 
     def to_document(self) -> dict[str, Any]:
-        return {"_id": self.story_id, "version": self.version, "history": self.model_dump_json()}
+        """``versions`` beside the JSON: what a story page shows ("updated N times") without it."""
+        versions = len(self.entries) + self.dropped
+        return {
+            "_id": self.story_id,
+            "version": self.version,
+            "versions": versions,
+            "history": self.model_dump_json(),
+        }
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> History:
@@ -201,22 +208,25 @@ class History(BaseModel):
         return next((e for e in reversed(self.entries) if e.version == version), None)
 
 
-def changes_for(history: History | None, view: StoryScored) -> list[StoryChange]:
-    """The changes of ``view`` against the history stored so far (a redelivered version gets the
-    changes it was stored with; a version older than the history's newest, none: it is stale)."""
+def changes_for(history: History | None, snapshot: Snapshot) -> list[StoryChange]:
+    """The changes of a version (its ``snapshot``) against the history stored so far (a redelivered
+    version gets the changes it was stored with; a version older than the history's newest, none:
+    it is stale)."""
     if history is None:
-        return story_changes(None, snapshot_of(view))
-    if history.version == view.version:
-        entry = history.entry(view.version)
+        return story_changes(None, snapshot)
+    if history.version == snapshot.version:
+        entry = history.entry(snapshot.version)
         return list(entry.changes) if entry is not None else []
-    if history.version > view.version:
+    if history.version > snapshot.version:
         return []
-    return story_changes(history.last, snapshot_of(view))
+    return story_changes(history.last, snapshot)
 
 
-def with_version(history: History | None, view: StoryScored, at: datetime) -> History | None:
-    """The history with ``view`` (which carries its ``changes``) appended; None when it holds this
-    version or a newer one already."""
+def with_version(
+    history: History | None, view: StoryScored, at: datetime, snapshot: Snapshot | None = None
+) -> History | None:
+    """The history with ``view`` (which carries its ``changes``; ``snapshot`` is its snapshot when
+    the caller has it) appended; None when it holds this version or a newer one already."""
     if history is not None and history.version >= view.version:
         return None
     entry = Entry(
@@ -233,7 +243,11 @@ def with_version(history: History | None, view: StoryScored, at: datetime) -> Hi
         dropped += len(entries) - HISTORY_MAX
         entries = entries[-HISTORY_MAX:]
     return History(
-        story_id=view.story_id, version=view.version, last=snapshot_of(view), entries=entries, dropped=dropped
+        story_id=view.story_id,
+        version=view.version,
+        last=snapshot or snapshot_of(view),
+        entries=entries,
+        dropped=dropped,
     )
 
 

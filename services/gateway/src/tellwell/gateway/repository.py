@@ -74,6 +74,12 @@ class StoryViews:
         self.marks = db[VIEW_WRITES]
         self.histories = db[STORY_HISTORY]
 
+    async def version_count(self, story_id: str) -> int | None:
+        """How many versions the story's history counts (None without a history), read alone."""
+        doc = await self.histories.find_one({"_id": story_id}, {"versions": 1})
+        versions = doc.get("versions") if doc is not None else None
+        return versions if isinstance(versions, int) else None
+
     async def history(self, story_id: str) -> History | None:
         """The story's versions as score stored them (``common.history``); None without any (a
         story scored before history existed) or when the document cannot be read."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tellwell.common.events import StoryScored, StorySummary, utcnow
-from tellwell.common.history import changes_for, with_version
+from tellwell.common.history import changes_for, snapshot_of, with_version
 from tellwell.common.kafka import TRANSIENT_ERRORS
 from tellwell.score import repository as repo
 from tellwell.score.corroboration import Checker, PassageCache
@@ -210,7 +210,8 @@ class ScorePipeline:
             view, history = await asyncio.gather(
                 self.score(summary), repo.read_history(self.db, summary.story_id)
             )
-            view = view.model_copy(update={"changes": changes_for(history, view)})
+            snapshot = snapshot_of(view)  # once: the changes and the history both need it
+            view = view.model_copy(update={"changes": changes_for(history, snapshot)})
             started = time.perf_counter()
             known = self.views.version(view.story_id)
             outcome, stored = await repo.store_view(
@@ -225,7 +226,8 @@ class ScorePipeline:
         if outcome is repo.Outcome.stale:
             log.info("%s v%s: a newer view is stored; ignored", summary.story_id, summary.version)
             return None
-        appended = with_version(history, stored, self.clock())
+        # a redelivery gets the stored view back, whose version the history holds: nothing appended
+        appended = with_version(history, stored, self.clock(), snapshot if stored is view else None)
         if appended is not None:  # before the event: a subscriber may follow its history link
             await repo.write_history(self.db, appended)
         self.views.put(stored)

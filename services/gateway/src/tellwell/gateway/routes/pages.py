@@ -118,10 +118,10 @@ async def story_page(
 
     async def build() -> Rendered:
         view = await parsed_view(gw, story_id)
-        history = await gw.views.history(view.story_id)
+        versions = await gw.views.version_count(view.story_id)
         context: dict[str, Any] = {
             "v": view,
-            "updates": len(history.entries) - 1 + history.dropped if history else None,
+            "updates": versions - 1 if versions is not None else None,
             "names": source_names(view),
             "articles": {a.article_id: a for a in view.articles},
         }
